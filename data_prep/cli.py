@@ -1,0 +1,113 @@
+"""Command line of the dataset builder: `python -m data_prep --src DIR [DIR ...] --out OUT`."""
+
+import argparse
+import os
+import sys
+
+USAGE_ERROR = 2
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m data_prep",
+        description=(
+            "Build colourfulness-filtered TFRecord shards (train/val[/test]), the training "
+            "ab prior and a manifest from folders of photos."
+        ),
+    )
+    parser.add_argument(
+        "--src", nargs="+", required=True, metavar="DIR", help="image folders, searched recursively"
+    )
+    parser.add_argument("--out", required=True, metavar="OUT", help="output dataset folder")
+    parser.add_argument(
+        "--image-size", type=int, default=128, help="training crop size (default 128, as the paper)"
+    )
+    parser.add_argument(
+        "--short-side",
+        type=int,
+        default=0,
+        help="store squares of this side (>= image size) for random-crop augmentation "
+        "(default: the image size)",
+    )
+    parser.add_argument(
+        "--crop",
+        choices=["center", "random"],
+        default="center",
+        help="how the stored square is cut",
+    )
+    parser.add_argument(
+        "--min-colorfulness",
+        type=float,
+        default=15.0,
+        help="drop images scoring below this (default 15)",
+    )
+    parser.add_argument(
+        "--keep-top", type=int, default=0, help="keep only the N most colourful images (0: all)"
+    )
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--test-fraction", type=float, default=0.0)
+    parser.add_argument("--encoding", choices=["jpeg", "png"], default="jpeg")
+    parser.add_argument("--jpeg-quality", type=int, default=95)
+    parser.add_argument("--images-per-shard", type=int, default=1024)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a dataset built with other settings in OUT",
+    )
+    parser.add_argument("--no-figure", action="store_true", help="skip the colourfulness figure")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def _summary(manifest, out):
+    counts = manifest["counts"]
+    dropped = manifest["dropped"]
+    kept = ", ".join(f"{counts[s]} {s}" for s in counts if counts[s])
+    return (
+        f"wrote {kept or 'no images'} to {out} "
+        f"(of {manifest['files_seen']} files: {dropped['gray']} gray, "
+        f"{dropped['below_min_colorfulness']} below colourfulness "
+        f"{manifest['settings']['min_colorfulness']:g}, "
+        f"{dropped['not_in_top_n']} outside the top N, "
+        f"{len(manifest['skipped'])} skipped)"
+    )
+
+
+def main(argv=None):
+    """Runs the builder; returns the process exit code (2 for a user mistake)."""
+    args = parse_args(argv)
+    # Imported here so that `--help` and argument errors answer without loading TensorFlow.
+    from data_prep.build import BuildOptions, DataPrepError, build_dataset
+
+    options = BuildOptions(
+        image_size=args.image_size,
+        short_side=args.short_side,
+        crop=args.crop,
+        min_colorfulness=args.min_colorfulness,
+        keep_top=args.keep_top,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        encoding=args.encoding,
+        jpeg_quality=args.jpeg_quality,
+        images_per_shard=args.images_per_shard,
+    )
+    try:
+        manifest = build_dataset(
+            args.src,
+            args.out,
+            options,
+            workers=max(1, args.workers),
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            figure=not args.no_figure,
+        )
+    except DataPrepError as error:
+        print(f"data_prep: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    for item in manifest["skipped"]:
+        print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+    print(_summary(manifest, args.out))
+    return 0

@@ -1,0 +1,37 @@
+"""Package metadata and console scripts: the single source for both."""
+
+from setuptools import find_packages, setup
+
+TF_VERSION = "2.21.0"
+
+setup(
+    name="keras-colorize",
+    version="0.1.0",
+    description="Colorize grayscale photos with Keras models trained in CIE Lab.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(
+        include=["keras_colorize", "keras_colorize.*", "data_prep", "data_prep.*"]
+    ),
+    # TensorFlow comes from an extra so that a GPU user never ends up with both
+    # the CPU and the CUDA wheel (they install the same `tensorflow` package).
+    install_requires=[
+        "keras>=3.15,<4",
+        "numpy>=1.26",
+        "opencv-python-headless>=4.8",
+        "matplotlib>=3.8",
+        "pillow>=10.0",
+        "tqdm>=4.66",
+    ],
+    extras_require={
+        "cpu": [f"tensorflow-cpu=={TF_VERSION}"],
+        "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
+        "test": ["pytest>=8", "scikit-image>=0.24", "ai-edge-litert>=2.0", "ruff>=0.6"],
+    },
+    entry_points={
+        "console_scripts": [
+            "keras-colorize-prep=data_prep.__main__:main",
+        ],
+    },
+)

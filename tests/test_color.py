@@ -1,0 +1,101 @@
+"""sRGB <-> Lab in TF ops against scikit-image's float64 implementation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+from PIL import Image
+from skimage import color as skcolor
+
+from keras_colorize import color
+from tests.conftest import photo_paths
+
+
+def _random_rgb(shape, seed=0):
+    rgb = np.random.default_rng(seed).random(shape)
+    rgb.reshape(-1, 3)[:8] = np.array(  # the cube's corners: extremes of the gamut
+        [[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1]]
+    )
+    return rgb
+
+
+def test_rgb_to_lab_matches_skimage_on_random_colours():
+    rgb = _random_rgb((3, 41, 37, 3))
+    np.testing.assert_array_less(np.abs(color.rgb_to_lab(rgb).numpy() - skcolor.rgb2lab(rgb)), 0.01)
+
+
+def test_rgb_to_lab_matches_skimage_on_real_photos():
+    for path in photo_paths()[:4]:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        reference = skcolor.rgb2lab(rgb)
+        got = color.rgb_uint8_to_lab(rgb).numpy()
+        assert got.shape == rgb.shape
+        assert np.abs(got - reference).max() < 0.01, path
+
+
+def test_lab_to_rgb_matches_skimage():
+    lab = skcolor.rgb2lab(_random_rgb((1000, 3), seed=1))
+    np.testing.assert_allclose(color.lab_to_rgb(lab).numpy(), skcolor.lab2rgb(lab), atol=1e-4)
+
+
+def test_uint8_round_trip_over_the_rgb_cube_is_exact_to_a_level():
+    levels = np.arange(0, 256, 3, dtype=np.uint8)
+    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
+    back = color.lab_to_rgb_uint8(color.rgb_uint8_to_lab(cube)).numpy()
+    assert np.abs(back.astype(int) - cube.astype(int)).max() <= 1
+
+
+def test_float_round_trip_within_one_level():
+    rgb = _random_rgb((2, 16, 24, 3), seed=2)
+    back = color.lab_to_rgb(color.rgb_to_lab(rgb)).numpy()
+    assert np.abs(back - rgb).max() < 1 / 255
+
+
+def test_out_of_gamut_lab_is_clipped_into_rgb_range():
+    lab = np.array([[100.0, 120.0, -120.0], [0.0, -128.0, 127.0], [50.0, 0.0, 0.0]])
+    rgb = color.lab_to_rgb(lab).numpy()
+    assert np.isfinite(rgb).all() and rgb.min() >= 0 and rgb.max() <= 1
+
+
+@pytest.mark.parametrize("shape", [(3,), (5, 7, 3), (2, 9, 4, 3)])
+def test_any_leading_shape(shape):
+    rgb = np.random.default_rng(3).random(shape)
+    assert color.rgb_to_lab(rgb).shape == shape
+    assert color.lab_to_rgb(color.rgb_to_lab(rgb)).shape == shape
+
+
+def test_normalisation_is_inverted_and_in_range():
+    rgb = _random_rgb((4, 8, 8, 3), seed=4)
+    l_norm, ab_norm = color.rgb_to_l_ab_normalized(rgb)
+    assert l_norm.shape == (4, 8, 8, 1) and ab_norm.shape == (4, 8, 8, 2)
+    assert -1 <= l_norm.numpy().min() and l_norm.numpy().max() <= 1
+    assert np.abs(ab_norm.numpy()).max() <= 1
+    np.testing.assert_allclose(
+        color.l_ab_normalized_to_rgb(l_norm, ab_norm).numpy(), rgb, atol=1e-4
+    )
+
+
+def test_graph_with_unknown_shape_and_tflite_builtins_only():
+    """The conversion must trace with unknown B, H, W and use TFLite builtin ops only."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+    def round_trip(rgb):
+        return color.lab_to_rgb_uint8(color.rgb_uint8_to_lab(rgb))
+
+    graph_ops = {op.type for op in round_trip.get_concrete_function().graph.get_operations()}
+    assert "ClipByValue" not in graph_ops
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [round_trip.get_concrete_function()], round_trip
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    model = converter.convert()  # raises if an op is not a TFLite builtin
+
+    interpreter = Interpreter(model_content=model)
+    image = np.random.default_rng(5).integers(0, 256, (1, 6, 10, 3), dtype=np.uint8)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, image.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, image)
+    interpreter.invoke()
+    out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert np.abs(out.astype(int) - image.astype(int)).max() <= 1
