@@ -22,6 +22,7 @@ setup(
         "opencv-python-headless>=4.8",
         "matplotlib>=3.8",
         "pillow>=10.0",
+        "tensorboard>=2.16",  # fit's logs; TensorFlow 2.21 no longer pulls it in
         "tqdm>=4.66",
     ],
     extras_require={

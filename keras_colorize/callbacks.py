@@ -1,0 +1,87 @@
+"""Callbacks for fit: sample colorizations in TensorBoard, NaN advice, periodic checkpoints."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_colorize import constants as C
+from keras_colorize.color import l_ab_normalized_to_rgb
+
+
+def sample_grid(l_norm, ab_pred, ab_true):
+    """One image per sample: gray input | prediction | ground truth, side by side.
+
+    Args:
+        l_norm: float (N, H, W, 1); ab_pred, ab_true: float (N, H, W, 2), normalised.
+
+    Returns:
+        float32 (N, H, 3W, 3) RGB in [0, 1].
+    """
+    gray = l_ab_normalized_to_rgb(l_norm, tf.zeros_like(ab_true))
+    predicted = l_ab_normalized_to_rgb(l_norm, ab_pred)
+    truth = l_ab_normalized_to_rgb(l_norm, ab_true)
+    return tf.concat([gray, predicted, truth], axis=2)
+
+
+def mean_chroma(ab_norm):
+    """Mean sqrt(a^2 + b^2) in Lab units of normalised ab (..., 2)."""
+    ab = tf.cast(ab_norm, tf.float32) * C.AB_SCALE
+    return float(tf.reduce_mean(tf.norm(ab, axis=-1)))
+
+
+class SampleColorizations(keras.callbacks.Callback):
+    """Each epoch: logs a grid of validation colorizations to TensorBoard, and the
+    mean chroma of predictions and ground truth (``val_chroma``,
+    ``val_true_chroma``) to the epoch logs, so the CSV and TensorBoard show
+    whether the model dares to colour.
+
+    Place it before CSVLogger and TensorBoard in the callback list so they see
+    the added logs.
+    """
+
+    def __init__(self, samples, log_dir):
+        super().__init__()
+        self.l_norm, self.ab_true = samples
+        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "samples"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        ab_pred = self.model.colorize(self.l_norm)
+        if logs is not None:
+            logs["val_chroma"] = mean_chroma(ab_pred)
+            logs["val_true_chroma"] = mean_chroma(self.ab_true)
+        with self.writer.as_default():
+            grid = sample_grid(self.l_norm, ab_pred, self.ab_true)
+            tf.summary.image("gray | predicted | truth", grid, step=epoch, max_outputs=len(grid))
+        self.writer.flush()
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops training when any logged loss becomes NaN or infinite, saying what to change."""
+
+    def __init__(self, advice):
+        super().__init__()
+        self.advice = advice
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = sorted(k for k, v in (logs or {}).items() if not np.isfinite(float(v)))
+        if bad:
+            print(
+                f"\nfit: {', '.join(bad)} became NaN/inf at batch {batch}; stopping. {self.advice}"
+            )
+            self.model.stop_training = True
+
+
+class PeriodicCheckpoint(keras.callbacks.Callback):
+    """Keeps the trainer's weights (networks and optimizer state) every `every` epochs."""
+
+    def __init__(self, folder, every=1):
+        super().__init__()
+        self.folder = folder
+        self.every = every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            os.makedirs(self.folder, exist_ok=True)
+            self.model.save_weights(os.path.join(self.folder, f"epoch-{epoch + 1:04d}.weights.h5"))

@@ -1,0 +1,265 @@
+"""Typed experiment configuration: frozen dataclasses, named presets, `key=value` overrides.
+
+The resolved Config is written as `config.json` in the run dir; export and
+evaluation read it back to rebuild exactly the same network.
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from keras_colorize import constants as C
+
+FAMILIES = ("regression", "classification", "gan")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "none", "mirrored", "multiworker")
+
+
+class ConfigError(ValueError):
+    """A bad preset, key, type or value; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the networks are (read by the builders and by export)."""
+
+    family: str = "regression"
+    width: int = 64  # base channel count of the colorization network
+    num_downs: int = 7  # gan: U-Net depth; 7 suits 128 px (unet_128)
+    dropout: float = 0.5  # gan: on the first 3 decoder blocks
+    disc_width: int = 64  # gan: PatchGAN base channels
+    disc_layers: int = 3  # gan: PatchGAN depth (70x70 receptive field)
+    temperature: float = C.ANNEALED_MEAN_T  # classification: annealed-mean T
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the networks are trained."""
+
+    epochs: int = 10
+    batch_size: int = 16  # global batch, split over replicas
+    learning_rate: float = 1e-3
+    beta_1: float = 0.9
+    weight_decay: float = 0.0
+    image_size: int = C.DEFAULT_IMAGE_SIZE
+    steps_per_epoch: int = 0  # 0: one pass over the training split
+    validation_batches: int = 0  # 0: the whole validation split
+    l1_weight: float = 100.0  # gan: lambda of lambda*L1 + adversarial (pix2pix)
+    d_learning_rate: float = 0.0  # gan: discriminator lr; 0 means learning_rate
+    rebalance_lambda: float = C.REBALANCE_LAMBDA  # classification: prior/uniform mix
+    seed: int = 0
+    precision: str = "auto"
+    strategy: str = "auto"
+    checkpoint_every: int = 1  # epochs between kept checkpoints
+    sample_images: int = 8  # validation colorizations logged per epoch
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: str = ""  # a data_prep output folder
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
+
+
+# Presets per family: "default" trains well on a CPU; "paper" is the seed
+# paper's recipe (REFERENCE section 1); "tiny" is for tests and smoke runs.
+PRESETS = {
+    "regression": {
+        "default": {"train.learning_rate": 1e-3, "train.batch_size": 32},
+        "paper": {
+            "train.learning_rate": 1e-2,
+            "train.weight_decay": 1e-3,
+            "train.batch_size": 256,
+            "train.epochs": 50,
+        },
+        "tiny": {
+            "model.width": 8,
+            "train.image_size": 32,
+            "train.batch_size": 4,
+            "train.epochs": 1,
+        },
+    },
+    "classification": {
+        "default": {"train.learning_rate": 3e-4, "train.batch_size": 32, "model.width": 32},
+        "paper": {
+            "train.learning_rate": 1e-3,
+            "train.weight_decay": 1e-3,
+            "train.batch_size": 32,
+            "train.epochs": 5,
+            "model.width": 64,
+        },
+        "tiny": {
+            "model.width": 4,
+            "train.image_size": 32,
+            "train.batch_size": 4,
+            "train.epochs": 1,
+        },
+    },
+    "gan": {
+        "default": {
+            "train.learning_rate": 2e-4,
+            "train.beta_1": 0.5,
+            "train.l1_weight": 100.0,
+            "train.batch_size": 16,
+            "model.width": 32,
+            "model.disc_width": 32,
+        },
+        "paper": {
+            "train.learning_rate": 2e-4,
+            "train.beta_1": 0.5,
+            "train.l1_weight": 500.0,
+            "train.batch_size": 32,
+            "model.width": 64,
+            "model.disc_width": 64,
+        },
+        "tiny": {
+            "train.learning_rate": 2e-4,
+            "train.beta_1": 0.5,
+            "model.width": 4,
+            "model.disc_width": 4,
+            "model.num_downs": 5,
+            "train.image_size": 32,
+            "train.batch_size": 4,
+            "train.epochs": 1,
+        },
+    },
+}
+
+
+def _fields(section):
+    return {f.name: f for f in dataclasses.fields(section)}
+
+
+def _resolve_key(key):
+    """'train.lr'-style dotted key, or a bare field name that is unique -> (section, name)."""
+    sections = {"model": ModelConfig, "train": TrainConfig}
+    if "." in key:
+        section, name = key.split(".", 1)
+        if section not in sections or name not in _fields(sections[section]):
+            raise ConfigError(f"unknown setting {key!r}")
+        return section, name
+    if key == "data":
+        return None, "data"
+    owners = [s for s, cls in sections.items() if key in _fields(cls)]
+    if len(owners) != 1:
+        raise ConfigError(f"unknown setting {key!r}; use section.name, e.g. train.learning_rate")
+    return owners[0], key
+
+
+def _convert(key, value, target_type):
+    """Converts a command-line string (or a preset value) to a field's type."""
+    if isinstance(value, str):
+        try:
+            if target_type is bool:
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                return value.lower() in ("true", "1")
+            return target_type(value)
+        except ValueError:
+            raise ConfigError(f"{key} expects {target_type.__name__}, got {value!r}") from None
+    if target_type is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, target_type) or isinstance(value, bool) != (target_type is bool):
+        raise ConfigError(f"{key} expects {target_type.__name__}, got {value!r}")
+    return value
+
+
+def apply_overrides(config, overrides):
+    """Returns `config` with {key: value} applied (dotted or unique bare keys)."""
+    model, train, data = config.model, config.train, config.data
+    for key, value in overrides.items():
+        section, name = _resolve_key(key)
+        if section is None:
+            data = str(value)
+            continue
+        target = model if section == "model" else train
+        converted = _convert(key, value, _fields(type(target))[name].type)
+        target = dataclasses.replace(target, **{name: converted})
+        model, train = (target, train) if section == "model" else (model, target)
+    return validate(Config(model=model, train=train, data=data))
+
+
+def parse_set_flags(pairs):
+    """['a.b=1', ...] -> {'a.b': '1'}; raises ConfigError for a pair without '='."""
+    overrides = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def make_config(family, preset="default", overrides=None):
+    """The family's preset with overrides applied, validated."""
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown model family {family!r}; expected one of {', '.join(FAMILIES)}")
+    if preset not in PRESETS[family]:
+        raise ConfigError(
+            f"unknown preset {preset!r}; expected one of {', '.join(PRESETS[family])}"
+        )
+    base = Config(model=ModelConfig(family=family))
+    merged = {**PRESETS[family][preset], **(overrides or {})}
+    return apply_overrides(base, merged)
+
+
+def validate(config):
+    """Checks values that no type can express; returns the config."""
+    model, train = config.model, config.train
+    if model.family not in FAMILIES:
+        raise ConfigError(f"unknown model family {model.family!r}")
+    if train.precision not in PRECISIONS:
+        raise ConfigError(
+            f"precision must be one of {', '.join(PRECISIONS)}, got {train.precision!r}"
+        )
+    if train.strategy not in STRATEGIES:
+        raise ConfigError(
+            f"strategy must be one of {', '.join(STRATEGIES)}, got {train.strategy!r}"
+        )
+    positive = {
+        "model.width": model.width,
+        "train.epochs": train.epochs,
+        "train.batch_size": train.batch_size,
+        "train.image_size": train.image_size,
+        "train.checkpoint_every": train.checkpoint_every,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be positive, got {value}")
+    if train.learning_rate <= 0 or model.temperature <= 0:
+        raise ConfigError("train.learning_rate and model.temperature must be positive")
+    if not 0 <= model.dropout < 1 or not 0 <= train.rebalance_lambda <= 1:
+        raise ConfigError("model.dropout must lie in [0, 1) and train.rebalance_lambda in [0, 1]")
+    return config
+
+
+def config_from_dict(values):
+    """Inverse of Config.to_dict (for config.json); unknown keys are an error."""
+    try:
+        model = ModelConfig(**values["model"])
+        train = TrainConfig(**values["train"])
+        return validate(Config(model=model, train=train, data=values.get("data", "")))
+    except (KeyError, TypeError) as error:
+        raise ConfigError(
+            f"config does not match this version of keras-colorize ({error})"
+        ) from None
+
+
+def load_config(path):
+    """Reads a config.json; raises ConfigError if it is missing, corrupt or foreign."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            values = json.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read {path} ({error.strerror})") from None
+    except ValueError as error:
+        raise ConfigError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path} does not hold a keras-colorize config")
+    return config_from_dict(values)

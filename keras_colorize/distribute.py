@@ -1,0 +1,119 @@
+"""tf.distribute strategies, and the custom loop used under MultiWorkerMirroredStrategy.
+
+Keras 3.15's `fit` fails under MultiWorkerMirroredStrategy ("Attempt to
+convert a value (PerReplica...)", REFERENCE section 6), so multi-worker
+training runs its own loop: `strategy.run(trainer.train_step, ...)`, i.e. the
+very same per-step code that `fit` runs, with the same callbacks' outputs
+(checkpoints, CSV log, final model) written by the chief only.
+"""
+
+import csv
+import json
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+
+class StrategyError(ValueError):
+    """The requested strategy cannot run here; one-line message."""
+
+
+def make_strategy(requested):
+    """'auto' -> MirroredStrategy over 2+ GPUs, else the default (one device) strategy.
+
+    'mirrored' mirrors over all local GPUs, or all logical CPU devices when
+    there is no GPU; 'multiworker' reads the cluster from TF_CONFIG.
+    """
+    if requested == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise StrategyError("--strategy multiworker needs the TF_CONFIG environment variable")
+        # Before anything that initialises the TF context (listing logical devices
+        # does): collective ops can only be configured at program startup.
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if requested == "mirrored":
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if requested == "auto" and len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def split_cpu(replicas):
+    """Splits the CPU into `replicas` logical devices (before TensorFlow starts using it).
+
+    Lets MirroredStrategy run, and be tested and benchmarked, on a machine
+    without GPUs.
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * replicas
+    )
+
+
+def is_chief():
+    """True on the worker that writes outputs (task 0 of 'worker', or 'chief')."""
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    task = cluster.get("task", {})
+    return task.get("type", "worker") == "chief" or (
+        task.get("type", "worker") == "worker"
+        and task.get("index", 0) == 0
+        and "chief" not in cluster.get("cluster", {})
+    )
+
+
+def custom_fit(
+    trainer, strategy, dataset_fn, epochs, steps_per_epoch, run_dir, checkpoint_every=1, verbose=1
+):
+    """Trains `trainer` with `strategy.run(trainer.train_step)` for epochs x steps.
+
+    Args:
+        trainer: a compiled trainer built under `strategy.scope()`.
+        dataset_fn: input_context -> repeated tf.data.Dataset of per-replica batches.
+        run_dir: where the chief writes losses.csv and checkpoints; other workers
+            write their (required, identical) saves to a scratch folder.
+
+    Returns:
+        dict of lists, like History.history.
+    """
+    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    iterator = iter(dataset)
+
+    @tf.function
+    def train_step():
+        return strategy.run(trainer.train_step, args=(next(iterator),))
+
+    chief = is_chief()
+    out_dir = run_dir if chief else os.path.join(run_dir, f".worker-{os.getpid()}")
+    os.makedirs(out_dir, exist_ok=True)
+    history = {}
+    for epoch in range(epochs):
+        for metric in trainer.metrics:
+            metric.reset_state()
+        progress = keras.utils.Progbar(steps_per_epoch, verbose=verbose if chief else 0)
+        start = time.perf_counter()
+        for step in range(steps_per_epoch):
+            train_step()
+            logs = {m.name: float(m.result()) for m in trainer.metrics}
+            progress.update(step + 1, list(logs.items()))
+        logs["seconds"] = time.perf_counter() - start
+        for name, value in logs.items():
+            history.setdefault(name, []).append(value)
+        _append_csv(os.path.join(out_dir, "losses.csv"), epoch, logs)
+        if (epoch + 1) % checkpoint_every == 0:
+            # Every worker must take part in saving distributed variables.
+            folder = os.path.join(out_dir, "checkpoints")
+            os.makedirs(folder, exist_ok=True)
+            trainer.save_weights(os.path.join(folder, f"epoch-{epoch + 1:04d}.weights.h5"))
+    return history
+
+
+def _append_csv(path, epoch, logs):
+    new = not os.path.exists(path)
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["epoch", *logs])
+        writer.writerow([epoch, *logs.values()])

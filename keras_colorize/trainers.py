@@ -1,0 +1,277 @@
+"""Trainers: keras.Model subclasses that wrap a family's network and own its training step.
+
+Architecture lives in keras_colorize.models; the losses and optimisation live
+here. Every trainer offers the same inference contract through
+``inference_model()``: normalised L (B, H, W, 1) -> normalised ab (B, H, W, 2)
+at full resolution, float32. That model, and only it, is what gets saved as
+``colorizer.keras`` and exported.
+
+Losses under tf.distribute: each replica computes the mean over its own part
+of the batch and divides by the number of replicas, so that the gradients
+summed across replicas equal those of the global-batch mean.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_colorize import constants as C
+from keras_colorize import quantize
+from keras_colorize.models import (
+    CLASSIFICATION_OUTPUT_STRIDE,
+    build_classification_net,
+    build_patchgan_discriminator,
+    build_regression_net,
+    build_unet_generator,
+)
+
+
+def _num_replicas():
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def _replica_share(mean_loss):
+    """This replica's share of a global-batch mean (see the module docstring)."""
+    return mean_loss / tf.cast(_num_replicas(), mean_loss.dtype)
+
+
+def loss_scaled(optimizer):
+    """Wraps `optimizer` for dynamic loss scaling when the global policy computes in float16."""
+    policy = keras.mixed_precision.global_policy()
+    if policy.compute_dtype == "float16" and not isinstance(
+        optimizer, keras.optimizers.LossScaleOptimizer
+    ):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+class ColorizationTrainer(keras.Model):
+    """Base class: holds the colorization network; calling the trainer calls it."""
+
+    def __init__(self, network, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+
+    def call(self, inputs, training=False):
+        return self.network(inputs, training=training)
+
+    def inference_model(self):
+        """L_norm (B, H, W, 1) -> ab_norm (B, H, W, 2) float32; shares the trained weights."""
+        return self.network
+
+    def colorize(self, l_norm):
+        """Predicted ab_norm for a batch of L_norm, inference mode."""
+        return self.inference_model()(l_norm, training=False)
+
+
+class RegressionTrainer(ColorizationTrainer):
+    """L2 regression on ab: the default Keras train_step with a compiled MSE loss."""
+
+    def compile(self, optimizer, **kwargs):
+        super().compile(
+            optimizer=loss_scaled(optimizer), loss=keras.losses.MeanSquaredError(), **kwargs
+        )
+
+
+class ClassificationTrainer(ColorizationTrainer):
+    """Zhang et al.'s class-rebalanced cross-entropy over soft-encoded ab bins.
+
+    The ab targets are averaged down to the network's output resolution (H/4),
+    soft-encoded in-graph over the in-gamut bins, and each pixel is weighted
+    by the rebalancing factor of its most likely bin. Gray images carry no
+    colour information and are masked out.
+    """
+
+    def __init__(self, network, class_weights, temperature=C.ANNEALED_MEAN_T, **kwargs):
+        super().__init__(network, **kwargs)
+        self.bins = quantize.in_gamut_bins()
+        self.class_weights = np.asarray(class_weights, dtype=np.float32)
+        if self.class_weights.shape != (len(self.bins),):
+            raise ValueError(
+                f"class_weights must have shape ({len(self.bins)},), got {self.class_weights.shape}"
+            )
+        self.temperature = temperature
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.colourful_tracker = keras.metrics.Mean(name="colourful_fraction")
+        # Built here: Keras forbids adding sub-models to a trainer once it is built.
+        self.colorizer = self._build_colorizer()
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.colourful_tracker]
+
+    def compile(self, optimizer, **kwargs):
+        super().compile(optimizer=loss_scaled(optimizer), **kwargs)
+
+    def _per_example_loss(self, l_norm, ab_norm, training):
+        ab = tf.cast(ab_norm, tf.float32) * C.AB_SCALE  # (B, H, W, 2) Lab units
+        stride = CLASSIFICATION_OUTPUT_STRIDE
+        ab_small = tf.nn.avg_pool2d(ab, stride, stride, "VALID")  # (B, H/4, W/4, 2)
+        targets = quantize.soft_encode(ab_small, self.bins)  # (B, H/4, W/4, Q)
+        weights = quantize.pixel_weights(targets, self.class_weights)  # (B, H/4, W/4)
+        mask = quantize.colourful_mask(ab)  # (B,)
+        logits = self.network(l_norm, training=training)  # (B, H/4, W/4, Q)
+        per_example = quantize.class_rebalanced_cross_entropy(targets, logits, weights, mask)
+        return per_example, mask
+
+    def _update_metrics(self, per_example, mask):
+        self.loss_tracker.update_state(per_example)
+        self.colourful_tracker.update_state(tf.cast(mask, tf.float32))
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        l_norm, ab_norm = data
+        with tf.GradientTape() as tape:
+            per_example, mask = self._per_example_loss(l_norm, ab_norm, training=True)
+            loss = _replica_share(tf.reduce_mean(per_example))
+            scaled = self.optimizer.scale_loss(loss)
+        variables = self.network.trainable_variables
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        return self._update_metrics(per_example, mask)
+
+    def test_step(self, data):
+        per_example, mask = self._per_example_loss(*data, training=False)
+        return self._update_metrics(per_example, mask)
+
+    def _build_colorizer(self):
+        """The network, annealed-mean decoding and a bilinear upsample back to full resolution."""
+        l_input = keras.Input((None, None, 1), name="L")
+        logits = self.network(l_input)  # (B, H/4, W/4, Q)
+        ab = quantize.AnnealedMeanDecode(self.temperature, name="annealed_mean")(logits)
+        ab_norm = keras.layers.Rescaling(1.0 / C.AB_SCALE, dtype="float32", name="ab_norm")(ab)
+        full = keras.layers.UpSampling2D(
+            CLASSIFICATION_OUTPUT_STRIDE, interpolation="bilinear", dtype="float32", name="upsample"
+        )(ab_norm)  # (B, H, W, 2)
+        return keras.Model(l_input, full, name="classification_colorizer")
+
+    def inference_model(self):
+        return self.colorizer
+
+
+class GANTrainer(ColorizationTrainer):
+    """pix2pix: a U-Net generator against a PatchGAN discriminator, LSGAN losses.
+
+    D minimises 0.5 * (MSE(D(real), 1) + MSE(D(fake), 0)); G minimises
+    l1_weight * |G(L) - ab| + MSE(D(fake), 1). One generator pass and two
+    discriminator passes per step feed both updates (as in the TensorFlow
+    pix2pix tutorial).
+    """
+
+    def __init__(self, generator, discriminator, l1_weight=100.0, **kwargs):
+        super().__init__(generator, **kwargs)
+        self.discriminator = discriminator
+        self.l1_weight = float(l1_weight)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in ("g_loss", "g_adv", "l1", "d_loss")
+        }
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, optimizer, d_optimizer, **kwargs):
+        # Keras wraps only `optimizer` for float16 loss scaling; D's must be wrapped by hand.
+        super().compile(optimizer=loss_scaled(optimizer), **kwargs)
+        self.d_optimizer = loss_scaled(d_optimizer)
+
+    def build_optimizers(self):
+        """Creates both optimizers' variables now, so that a restored checkpoint can fill them."""
+        self.optimizer.build(self.network.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def get_compile_config(self):
+        return {
+            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            optimizer=keras.saving.deserialize_keras_object(config["optimizer"]),
+            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+        )
+
+    def _record(self, values):
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        l_norm, ab_norm = data
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = self.network(l_norm, training=True)  # (B, H, W, 2)
+            d_real = tf.cast(self.discriminator([l_norm, ab_norm], training=True), tf.float32)
+            d_fake = tf.cast(self.discriminator([l_norm, fake], training=True), tf.float32)
+            d_loss = 0.5 * (
+                tf.reduce_mean(tf.square(d_real - 1.0)) + tf.reduce_mean(tf.square(d_fake))
+            )
+            g_adv = tf.reduce_mean(tf.square(d_fake - 1.0))
+            g_l1 = tf.reduce_mean(tf.abs(tf.cast(fake, tf.float32) - ab_norm))
+            g_loss = g_adv + self.l1_weight * g_l1
+            g_scaled = self.optimizer.scale_loss(_replica_share(g_loss))
+            d_scaled = self.d_optimizer.scale_loss(_replica_share(d_loss))
+        g_vars = self.network.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        self.optimizer.apply(g_tape.gradient(g_scaled, g_vars), g_vars)
+        self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
+        return self._record({"g_loss": g_loss, "g_adv": g_adv, "l1": g_l1, "d_loss": d_loss})
+
+    def test_step(self, data):
+        l_norm, ab_norm = data
+        fake = tf.cast(self.network(l_norm, training=False), tf.float32)
+        self.trackers["l1"].update_state(tf.reduce_mean(tf.abs(fake - ab_norm)))
+        return {"l1": self.trackers["l1"].result()}
+
+
+def class_weights_from_prior(prior_grid, rebalance_lambda=C.REBALANCE_LAMBDA):
+    """ab grid histogram (data_prep's ab_prior.npy) -> per-bin rebalancing weights (Q,)."""
+    prior = quantize.prior_from_grid_histogram(prior_grid)
+    return quantize.rebalance_weights(prior, lam=rebalance_lambda)
+
+
+def build_trainer(model_config, train_config, prior_grid=None):
+    """Builds the family's networks and wraps them in its trainer (not yet compiled).
+
+    Args:
+        model_config: config.ModelConfig.
+        train_config: config.TrainConfig (the GAN's l1 weight, the rebalancing lambda).
+        prior_grid: the training ab histogram; required for "classification".
+    """
+    family = model_config.family
+    if family == "regression":
+        return RegressionTrainer(
+            build_regression_net(model_config.width), name="regression_trainer"
+        )
+    if family == "classification":
+        if prior_grid is None:
+            raise ValueError("the classification family needs the training ab prior")
+        weights = class_weights_from_prior(prior_grid, train_config.rebalance_lambda)
+        network = build_classification_net(model_config.width)
+        return ClassificationTrainer(
+            network, weights, model_config.temperature, name="classification_trainer"
+        )
+    generator = build_unet_generator(
+        model_config.width, model_config.num_downs, model_config.dropout
+    )
+    discriminator = build_patchgan_discriminator(model_config.disc_width, model_config.disc_layers)
+    return GANTrainer(generator, discriminator, train_config.l1_weight, name="gan_trainer")
+
+
+def make_optimizer(train_config, learning_rate=None):
+    """Adam (AdamW when weight decay is set), as in the paper for every family."""
+    learning_rate = learning_rate or train_config.learning_rate
+    if train_config.weight_decay:
+        return keras.optimizers.AdamW(
+            learning_rate, weight_decay=train_config.weight_decay, beta_1=train_config.beta_1
+        )
+    return keras.optimizers.Adam(learning_rate, beta_1=train_config.beta_1)
+
+
+def compile_trainer(trainer, train_config):
+    """Compiles with the family's optimizer(s)."""
+    if isinstance(trainer, GANTrainer):
+        d_rate = train_config.d_learning_rate or train_config.learning_rate
+        trainer.compile(make_optimizer(train_config), make_optimizer(train_config, d_rate))
+    else:
+        trainer.compile(make_optimizer(train_config))
+    return trainer

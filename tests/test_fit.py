@@ -1,0 +1,170 @@
+"""`python -m keras_colorize.fit`: artefacts, user errors, resume, seeds, precision policies."""
+
+import csv
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_colorize import callbacks as kc_callbacks
+from keras_colorize.data import schema
+from keras_colorize.fit import main
+
+TINY = ["--preset", "tiny", "--quiet", "--set", "train.steps_per_epoch=3"]
+
+
+@pytest.fixture(autouse=True)
+def restore_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def _fit(data, run_dir, family="regression", *extra):
+    return main(["--model", family, "--data", data, "--run-dir", str(run_dir), *TINY, *extra])
+
+
+def _losses(run_dir):
+    with open(os.path.join(run_dir, "losses.csv"), encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fit: error:"), err
+    return err[0]
+
+
+@pytest.mark.parametrize("family", ["regression", "classification", "gan"])
+def test_fit_writes_every_artefact(small_dataset, tmp_path, family):
+    run = tmp_path / "run"
+    assert _fit(small_dataset, run, family, "--epochs", "2", "--precision", "mixed_bfloat16") == 0
+    names = set(os.listdir(run))
+    assert {"config.json", "checkpoints", "logs", "losses.csv", "colorizer.keras"} <= names
+    assert sorted(os.listdir(run / "checkpoints")) == [
+        "epoch-0001.weights.h5",
+        "epoch-0002.weights.h5",
+    ]
+    rows = _losses(run)
+    assert len(rows) == 2
+    for row in rows:
+        assert all(np.isfinite(float(v)) for v in row.values())
+        assert float(row["val_true_chroma"]) > 5  # the validation photos are colourful
+    keras.mixed_precision.set_global_policy("float32")
+    colorizer = keras.saving.load_model(run / "colorizer.keras")
+    assert {layer.dtype_policy.name for layer in colorizer._flatten_layers()} == {"float32"}
+    ab = colorizer(np.zeros((1, 64, 96, 1), np.float32))
+    assert ab.shape == (1, 64, 96, 2) and ab.dtype == tf.float32
+    # TensorBoard got the per-epoch sample grid.
+    events = [os.path.join(d, f) for d, _, fs in os.walk(run / "logs" / "samples") for f in fs]
+    tags = {
+        v.tag
+        for e in events
+        for ev in tf.compat.v1.train.summary_iterator(e)
+        for v in ev.summary.value
+    }
+    assert any("predicted" in tag for tag in tags)
+
+
+def test_same_seed_same_loss_curve(small_dataset, tmp_path):
+    runs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
+    for run, seed in zip(runs, ("3", "3", "4"), strict=True):
+        assert (
+            _fit(
+                small_dataset, run, "gan", "--epochs", "2", "--seed", seed, "--precision", "float32"
+            )
+            == 0
+        )
+    a, b, c = (_losses(run) for run in runs)
+    assert a == b
+    assert a != c
+
+
+def test_killed_run_resumes_from_its_backup(small_dataset, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+
+    def die_in_second_epoch(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(
+        kc_callbacks.PeriodicCheckpoint, "on_epoch_begin", die_in_second_epoch, raising=False
+    )
+    with pytest.raises(KeyboardInterrupt):
+        _fit(small_dataset, run, "regression", "--epochs", "3")
+    assert len(_losses(run)) == 1 and os.path.isdir(run / "backup")
+    monkeypatch.undo()
+    assert main(["--run-dir", str(run), "--resume", "--quiet"]) == 0
+    assert [row["epoch"] for row in _losses(run)] == ["0", "1", "2"]
+    assert sorted(os.listdir(run / "checkpoints"))[-1] == "epoch-0003.weights.h5"
+    # Re-running the finished run does nothing.
+    assert _fit(small_dataset, run, "regression", "--epochs", "3") == 0
+    assert len(_losses(run)) == 3
+
+
+def test_different_config_in_run_dir_is_refused(small_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _fit(small_dataset, run, "regression") == 0
+    before = sorted(os.listdir(run))
+    assert _fit(small_dataset, run, "regression", "--learning-rate", "0.5") == 2
+    assert "train.learning_rate" in _error_line(capsys)
+    assert sorted(os.listdir(run)) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "train.nope=1"], "unknown setting"),
+        (["--set", "train.epochs=many"], "expects int"),
+        (["--set", "epochs"], "key=value"),
+        (["--image-size", "36"], "multiple of 8"),
+        (["--image-size", "128"], "stored side"),
+        (["--preset", "huge"], "unknown preset"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(small_dataset, tmp_path, capsys, args, message):
+    run_dir = str(tmp_path / "r")
+    code = main(
+        [
+            "--model",
+            "regression",
+            "--data",
+            small_dataset,
+            "--run-dir",
+            run_dir,
+            "--preset",
+            "tiny",
+            *args,
+        ]
+    )
+    assert code == 2
+    assert message in _error_line(capsys)
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_bad_data_folders_are_one_line_errors(small_dataset, tmp_path, capsys):
+    assert _fit(str(tmp_path / "missing"), tmp_path / "r1") == 2
+    assert "does not exist" in _error_line(capsys)
+    (tmp_path / "empty").mkdir()
+    assert _fit(str(tmp_path / "empty"), tmp_path / "r2") == 2
+    assert "data_prep" in _error_line(capsys)
+    no_prior = shutil.copytree(small_dataset, tmp_path / "no_prior")
+    os.remove(no_prior / schema.PRIOR_FILE)
+    assert _fit(str(no_prior), tmp_path / "r3", "classification") == 2
+    assert schema.PRIOR_FILE in _error_line(capsys)
+    assert main(["--run-dir", str(tmp_path / "r4"), "--resume"]) == 2
+    assert "resume" in _error_line(capsys)
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
+def test_precision_policies_train_finite(small_dataset, tmp_path, precision):
+    assert _fit(small_dataset, tmp_path / "run", "regression", "--precision", precision) == 0
+    assert all(np.isfinite(float(v)) for v in _losses(tmp_path / "run")[0].values())
+
+
+def test_diverging_run_stops_with_advice(small_dataset, tmp_path, capsys):
+    code = _fit(small_dataset, tmp_path / "run", "regression", "--learning-rate", "1e30")
+    assert code == 1
+    assert "Lower the learning rate" in capsys.readouterr().out
