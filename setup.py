@@ -32,7 +32,8 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "keras-colorize-prep=data_prep.__main__:main",
+            "keras-colorize-prep=data_prep.cli:main",
+            "keras-colorize-fit=keras_colorize.fit:main",
         ],
     },
 )

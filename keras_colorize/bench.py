@@ -1,9 +1,8 @@
 """`python -m keras_colorize.bench`: throughput figures, each a median over repeats after warm-up.
 
-For now it measures the input pipeline (make_dataset alone): how many
-training images per second it can hand to a model. Training consumes about
-15-60 images/s on this project's 2-core CPU, so the pipeline must out-run that
-by a wide margin.
+Measures the input pipeline (make_dataset alone: how many training images per
+second it can hand to a model) and the training step of each family, through
+`fit` on batches cached in memory so that only the model is timed.
 """
 
 import argparse
@@ -66,6 +65,78 @@ def pipeline_throughput(data_dir, batch_size, image_size=None, batches=20, warmu
     }
 
 
+class _EpochTimer:
+    """Collects each epoch's wall time (a keras callback, built lazily to keep imports light)."""
+
+    def __new__(cls):
+        import keras
+
+        class Timer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seconds = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.seconds.append(time.perf_counter() - self.start)
+
+        return Timer()
+
+
+def train_throughput(
+    data_dir, family, precision, width, batch_size=16, image_size=128, steps=10, repeats=3
+):
+    """Training images/second of one family through `fit`, median over `repeats` epochs.
+
+    The first epoch (tracing, warm-up) is not counted. Batches come from the
+    real pipeline, cached in memory, so the figure is the model's alone.
+    """
+    import keras
+    import numpy as np
+
+    from keras_colorize.config import make_config
+    from keras_colorize.data import schema
+    from keras_colorize.data.pipeline import make_dataset
+    from keras_colorize.trainers import build_trainer, compile_trainer
+
+    overrides = {
+        "model.width": width,
+        "train.batch_size": batch_size,
+        "train.image_size": image_size,
+        "train.precision": precision,
+    }
+    if family == "gan":
+        overrides["model.disc_width"] = width
+    config = make_config(family, "default", overrides)
+    prior = (
+        np.load(os.path.join(data_dir, schema.PRIOR_FILE)) if family == "classification" else None
+    )
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        trainer = compile_trainer(build_trainer(config.model, config.train, prior), config.train)
+        batches = make_dataset(data_dir, "train", batch_size, image_size=image_size, repeat=True)
+        batches = batches.take(4).cache().repeat()
+        timer = _EpochTimer()
+        trainer.fit(
+            batches, epochs=1 + repeats, steps_per_epoch=steps, callbacks=[timer], verbose=0
+        )
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    rates = [steps * batch_size / s for s in timer.seconds[1:]]
+    return {
+        "family": family,
+        "width": width,
+        "precision": precision,
+        "batch_size": batch_size,
+        "image_size": image_size,
+        "images_per_second": statistics.median(rates),
+        "repeats": rates,
+    }
+
+
 def _markdown(report):
     machine = report["machine"]
     pipeline = report["pipeline"]
@@ -85,6 +156,19 @@ def _markdown(report):
         + " |",
         "",
     ]
+    if report.get("training"):
+        lines += [
+            "## Training step (fit, batches cached in memory)",
+            "",
+            "| family | width | precision | batch | size | images/s (median) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in report["training"]:
+            lines.append(
+                f"| {row['family']} | {row['width']} | {row['precision']} | {row['batch_size']} | "
+                f"{row['image_size']} | {row['images_per_second']:.1f} |"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -100,19 +184,48 @@ def main(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help="few batches, few repeats (a smoke run)"
     )
+    parser.add_argument(
+        "--train",
+        nargs="*",
+        default=[],
+        metavar="FAMILY:WIDTH",
+        help="also time training steps, e.g. regression:64 gan:32",
+    )
+    parser.add_argument(
+        "--precisions", nargs="+", default=["float32", "mixed_bfloat16"], help="for --train"
+    )
     args = parser.parse_args(argv)
 
+    from keras_colorize.config import ConfigError
     from keras_colorize.data.pipeline import DatasetError
 
     batches, repeats = (3, 2) if args.quick else (30, args.repeats)
+    steps, train_repeats = (2, 1) if args.quick else (10, 3)
+    training = []
     try:
         pipeline = pipeline_throughput(
             args.data, args.batch_size, args.image_size, batches=batches, repeats=repeats
         )
-    except DatasetError as error:
+        for item in args.train:
+            family, _, width = item.partition(":")
+            if not width.isdigit():
+                raise ConfigError(f"--train expects FAMILY:WIDTH, e.g. gan:32, got {item!r}")
+            for precision in args.precisions:
+                row = train_throughput(
+                    args.data,
+                    family,
+                    precision,
+                    int(width),
+                    batch_size=args.batch_size,
+                    image_size=args.image_size or 128,
+                    steps=steps,
+                    repeats=train_repeats,
+                )
+                training.append(row)
+    except (DatasetError, ConfigError) as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return USAGE_ERROR
-    report = {"machine": describe_machine(), "pipeline": pipeline}
+    report = {"machine": describe_machine(), "pipeline": pipeline, "training": training}
     text = _markdown(report)
     print(text)
     if args.out:
