@@ -34,6 +34,8 @@ setup(
         "console_scripts": [
             "keras-colorize-prep=data_prep.cli:main",
             "keras-colorize-fit=keras_colorize.fit:main",
+            "keras-colorize-export=keras_colorize.export:main",
+            "colorize=keras_colorize.colorize:main",
         ],
     },
 )

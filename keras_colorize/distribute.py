@@ -4,7 +4,16 @@ Keras 3.15's `fit` fails under MultiWorkerMirroredStrategy ("Attempt to
 convert a value (PerReplica...)", REFERENCE section 6), so multi-worker
 training runs its own loop: `strategy.run(trainer.train_step, ...)`, i.e. the
 very same per-step code that `fit` runs, with the same callbacks' outputs
-(checkpoints, CSV log, final model) written by the chief only.
+(checkpoints, CSV log, final model) written by the chief only. Unlike `fit`'s
+BackupAndRestore, this loop does not resume an interrupted run.
+
+Measured with Keras 3.15 on tf.distribute (tests/test_distribute.py):
+- gradients are summed over replicas, so each replica's loss is its batch mean
+  divided by `num_replicas_in_sync` (the trainers do; Keras' compiled losses too);
+- BatchNorm moving statistics are MirroredVariables with aggregation NONE: each
+  replica updates its own copy from its own batches and reads or saves return
+  the first local replica's, so copies differ between replicas and workers;
+- metric variables are sync-on-read: reading one is an all-reduce.
 """
 
 import csv
@@ -53,15 +62,36 @@ def split_cpu(replicas):
     )
 
 
+def _task():
+    """(type, index) of this process in TF_CONFIG; ("worker", 0) without one."""
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    return task.get("type", "worker"), int(task.get("index", 0))
+
+
 def is_chief():
     """True on the worker that writes outputs (task 0 of 'worker', or 'chief')."""
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    task = cluster.get("task", {})
-    return task.get("type", "worker") == "chief" or (
-        task.get("type", "worker") == "worker"
-        and task.get("index", 0) == 0
-        and "chief" not in cluster.get("cluster", {})
-    )
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    kind, index = _task()
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+
+
+def writes_run_dir(strategy_name):
+    """False only on a non-chief worker of a multi-worker run: the chief alone writes the
+    run dir (config.json, checkpoints, losses.csv, colorizer.keras)."""
+    return strategy_name != "multiworker" or is_chief()
+
+
+def worker_dir(run_dir):
+    """Where this worker writes: `run_dir` on the chief, else its scratch `run_dir/.worker-N`.
+
+    The other workers' copies (losses.csv, checkpoints) are identical to the
+    chief's except for BatchNorm moving statistics, which Keras 3 keeps per
+    replica; nothing needs them, but they show that the workers agree.
+    """
+    if is_chief():
+        return run_dir
+    kind, index = _task()
+    return os.path.join(run_dir, f".{kind}-{index}")
 
 
 def custom_fit(
@@ -69,25 +99,35 @@ def custom_fit(
 ):
     """Trains `trainer` with `strategy.run(trainer.train_step)` for epochs x steps.
 
+    Every worker runs this loop in lockstep: each step all-reduces the
+    gradients, and reading a metric all-reduces its (sync-on-read) variables,
+    so all workers read the same metrics in the same order, whatever their
+    verbosity (a worker that skipped a read would pair its next collective with
+    another worker's read and fail). Saving weights reads only local copies.
+
     Args:
         trainer: a compiled trainer built under `strategy.scope()`.
         dataset_fn: input_context -> repeated tf.data.Dataset of per-replica batches.
-        run_dir: where the chief writes losses.csv and checkpoints; other workers
-            write their (required, identical) saves to a scratch folder.
+        run_dir: where the chief writes losses.csv and checkpoints (see worker_dir).
 
     Returns:
-        dict of lists, like History.history.
+        dict of lists, like History.history; the metrics are global (all workers).
     """
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
     iterator = iter(dataset)
 
     @tf.function
     def train_step():
-        return strategy.run(trainer.train_step, args=(next(iterator),))
+        strategy.run(trainer.train_step, args=(next(iterator),))
 
     chief = is_chief()
-    out_dir = run_dir if chief else os.path.join(run_dir, f".worker-{os.getpid()}")
+    out_dir = worker_dir(run_dir)
     os.makedirs(out_dir, exist_ok=True)
+    csv_path = os.path.join(out_dir, "losses.csv")
+    if os.path.exists(csv_path):
+        # No resume here (unlike fit's BackupAndRestore): training restarts from
+        # scratch, so the rows of an interrupted earlier attempt no longer apply.
+        os.remove(csv_path)
     history = {}
     for epoch in range(epochs):
         for metric in trainer.metrics:
@@ -101,9 +141,8 @@ def custom_fit(
         logs["seconds"] = time.perf_counter() - start
         for name, value in logs.items():
             history.setdefault(name, []).append(value)
-        _append_csv(os.path.join(out_dir, "losses.csv"), epoch, logs)
+        _append_csv(csv_path, epoch, logs)
         if (epoch + 1) % checkpoint_every == 0:
-            # Every worker must take part in saving distributed variables.
             folder = os.path.join(out_dir, "checkpoints")
             os.makedirs(folder, exist_ok=True)
             trainer.save_weights(os.path.join(folder, f"epoch-{epoch + 1:04d}.weights.h5"))

@@ -336,12 +336,19 @@ def main(argv=None):
     args = parse_args(argv)
     from keras_colorize.config import ConfigError
     from keras_colorize.data.pipeline import DatasetError
-    from keras_colorize.distribute import StrategyError
+    from keras_colorize.distribute import StrategyError, writes_run_dir
 
     try:
         config = resolve_config(args)
         manifest, prior = check_data(config)
-        if prepare_run_dir(args.run_dir, config):
+        chief = writes_run_dir(config.train.strategy)
+        # Other workers of a multi-worker run leave the run dir to the chief (two
+        # writers of config.json race) and write to run_dir/.worker-N instead.
+        if chief:
+            finished = prepare_run_dir(args.run_dir, config)
+        else:
+            finished = os.path.exists(os.path.join(args.run_dir, COLORIZER_FILE))
+        if finished:
             print(f"fit: {args.run_dir} already holds a finished run; nothing to do")
             return 0
         history = train(
@@ -354,7 +361,8 @@ def main(argv=None):
     if any(not math.isfinite(v) for v in final.values()):
         return 1
     print("fit: done; " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(final.items())))
-    print(f"fit: wrote {os.path.join(args.run_dir, COLORIZER_FILE)}")
+    if chief:
+        print(f"fit: wrote {os.path.join(args.run_dir, COLORIZER_FILE)}")
     return 0
 
 

@@ -1,0 +1,441 @@
+"""`python -m keras_colorize.colorize`: colorize photos, folders of photos and glob patterns.
+
+    python -m keras_colorize.colorize scans/ grandma.jpg "box2/*.tif" --out colorized
+
+Each photo keeps its full resolution, aspect ratio, EXIF orientation and exact
+lightness: the model predicts colour at its working size and
+inference.colorize_images recombines it with the photo's own L. Inputs are never
+overwritten, existing outputs only with --overwrite, and a file that does not
+read as an image is reported and skipped. Photos are read, colorized and written
+a batch at a time, so a box of 40-megapixel scans needs about one scan's memory.
+"""
+
+import argparse
+import glob
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_colorize.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image
+
+PROG = "colorize"
+USAGE_ERROR = 2
+SOME_FAILED = 1
+INTERRUPTED = 130
+# The shipped default colorizer, looked up under the repository root of this
+# package and, for an installed package, under the current directory.
+DEFAULT_MODEL = "models/colorizer/colorizer.keras"
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = "colorized"
+EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
+JPEG_QUALITY = 95
+COMPARE_SUFFIX = "_compare"
+# A batch closes at --batch-size photos or once it holds this many pixels, so
+# big scans are colorized one or two at a time (about 10 bytes per pixel live).
+BATCH_PIXEL_BUDGET = 32_000_000
+GLOB_CHARACTERS = "*?["
+
+
+class UsageError(Exception):
+    """A mistake on the command line, found before any photo is written; one-line message."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One photo to colorize: its file and the files it becomes."""
+
+    source: str
+    output: str
+    compare: str | None  # the side-by-side image, with --compare
+
+
+@dataclass
+class Tally:
+    """What happened, for the notes and the summary at the end."""
+
+    done: int = 0
+    skipped: int = 0
+    existing: int = 0  # of skipped: the output was already there
+    in_colour: int = 0
+    alpha_dropped: int = 0
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Colorize grayscale photos at their full resolution. INPUT may be image files, "
+            "folders (searched recursively for "
+            + ", ".join(IMAGE_EXTENSIONS)
+            + "; hidden files skipped) or glob patterns such as 'scans/*.tif'."
+        ),
+        epilog=(
+            "Exit codes: 0 all photos colorized, 1 some input was unreadable or skipped, "
+            "2 usage error."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or patterns")
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help="output folder (default: ./colorized); a folder's photos keep their sub-folders",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="PATH",
+        help=f"a SavedModel folder, .keras or .tflite file (default: the shipped {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["png", "jpeg", "jpg"],
+        default="png",
+        help="output format (default png; jpeg at quality 95 drops transparency)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (never an input)"
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also write NAME_compare.EXT: the gray input and the colorized photo side by side",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=4, help="photos per model call (default 4)"
+    )
+    parser.add_argument(
+        "--working-size",
+        type=int,
+        metavar="S",
+        help="side of the square the model sees (default: the model's own)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    if args.working_size is not None and args.working_size < 8:
+        parser.error("--working-size must be at least 8")
+    args.format = "jpeg" if args.format == "jpg" else args.format
+    return args
+
+
+def _is_image_name(path):
+    return path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _walk(folder, exclude):
+    """(path, path relative to folder) of the image files under folder, sorted.
+
+    Hidden files and folders are skipped (e.g. macOS `._photo.jpg` files on USB
+    drives), and so is `exclude` (the output folder, so that a re-run does not
+    colorize its own outputs).
+    """
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) != exclude
+        )
+        for name in sorted(files):
+            if not name.startswith(".") and _is_image_name(name):
+                path = os.path.join(root, name)
+                yield path, os.path.relpath(path, folder)
+
+
+def expand_inputs(inputs, out_dir):
+    """INPUT arguments -> ([(file, output name relative to OUT)], [arguments matching nothing]).
+
+    A file named explicitly is always tried; folders and patterns contribute the
+    files with image extensions. The same file reached twice is kept once.
+    """
+    exclude = os.path.realpath(out_dir)
+    found, unmatched, seen = [], [], set()
+    for item in inputs:
+        path = os.path.expanduser(item)
+        if os.path.isdir(path):
+            matches = list(_walk(path, exclude))
+        elif os.path.exists(path):
+            matches = [(path, os.path.basename(path))]
+        elif any(c in item for c in GLOB_CHARACTERS):
+            matches = []
+            for match in sorted(glob.glob(path, recursive=True)):
+                if os.path.isdir(match):
+                    matches.extend(_walk(match, exclude))
+                elif _is_image_name(match):
+                    matches.append((match, os.path.basename(match)))
+        else:
+            matches = []
+        if not matches:
+            unmatched.append(item)
+        for source, relative in matches:
+            key = os.path.realpath(source)
+            if key not in seen:
+                seen.add(key)
+                found.append((source, relative))
+    return found, unmatched
+
+
+def plan_jobs(found, out_dir, extension, compare, overwrite):
+    """Decides each photo's output files; returns (jobs, [(source, reason, output_existed)]).
+
+    Refused whatever the flags: an output that is an input file, or that another
+    input already writes. Refused without --overwrite: an output that exists.
+    """
+    inputs = {os.path.realpath(source) for source, _ in found}
+    claimed = {}  # real output path -> the input writing it
+    jobs, refused = [], []
+    for source, relative in found:
+        stem = os.path.join(out_dir, os.path.splitext(relative)[0])
+        output = stem + extension
+        side = stem + COMPARE_SUFFIX + extension if compare else None
+        targets = [t for t in (output, side) if t]
+        reals = [os.path.realpath(t) for t in targets]
+        clash = next((t for t, r in zip(targets, reals, strict=True) if r in inputs), None)
+        if clash:
+            reason = f"output {clash} would replace an input; choose another --out"
+            refused.append((source, reason, False))
+            continue
+        taken = next((t for t, r in zip(targets, reals, strict=True) if r in claimed), None)
+        if taken:
+            other = claimed[os.path.realpath(taken)]
+            refused.append((source, f"output {taken} is already written for {other}", False))
+            continue
+        present = next((t for t in targets if os.path.lexists(t)), None)
+        if present and not overwrite:
+            refused.append((source, f"{present} exists", True))
+            continue
+        claimed.update(dict.fromkeys(reals, source))
+        jobs.append(Job(source, output, side))
+    return jobs, refused
+
+
+def find_model(path):
+    """The --model path, or the shipped default; raises UsageError if there is none."""
+    if path is not None:
+        if not os.path.exists(path):
+            raise UsageError(f"model {path} does not exist")
+        return path
+    for root in (REPO_ROOT, os.getcwd()):
+        candidate = os.path.join(root, DEFAULT_MODEL)
+        if os.path.exists(candidate):
+            return candidate
+    raise UsageError(
+        f"no shipped model yet ({DEFAULT_MODEL}); "
+        "train one with python -m keras_colorize.fit and pass --model"
+    )
+
+
+def open_backend(path, working_size):
+    """Loads the model and checks it maps L (1, S, S, 1) to ab (1, S, S, 2); UsageError if not."""
+    from keras_colorize.inference import ModelLoadError, load_backend
+
+    try:
+        backend = load_backend(path, working_size)
+    except ModelLoadError as error:
+        raise UsageError(str(error)) from None
+    size = backend.working_size
+    if working_size and working_size != size:
+        print(
+            f"note: {path} has a fixed working size {size}; --working-size ignored", file=sys.stderr
+        )
+    try:
+        ab = backend.predict_ab(np.zeros((1, size, size, 1), np.float32))
+        shape = tuple(np.shape(ab))
+    except Exception as error:  # any framework error means the same: not a colorizer
+        raise UsageError(
+            f"{path} does not run at working size {size} ({type(error).__name__})"
+        ) from None
+    expected = (1, size, size, 2)
+    if shape != expected and len(shape) == 4 and shape[-1] == 2:
+        raise UsageError(
+            f"{path} gives ab {shape} for L (1, {size}, {size}, 1); use a --working-size "
+            "the network keeps (a multiple of its stride)"
+        )
+    if shape != expected:
+        raise UsageError(
+            f"{path} is not a colorizer: L (1, {size}, {size}, 1) gave {shape}, "
+            f"expected ab {expected}"
+        )
+    return backend
+
+
+def _gray_panel(image):
+    """The photo as the model saw it: uint8 RGB (H, W, 3) with its lightness and no colour."""
+    if image.was_gray:
+        return image.rgb
+    from keras_colorize.inference import lightness, recombine
+
+    return recombine(lightness(image.rgb), np.zeros((1, 1, 2), np.float32))
+
+
+def save_image(rgb, alpha, path, fmt):
+    """Writes uint8 RGB (H, W, 3) [+ alpha (H, W)] to path, atomically.
+
+    The image goes to a hidden file beside path first and is renamed onto it, so
+    an interrupted run never leaves a half-written photo that a re-run would skip.
+    """
+    from PIL import Image
+
+    pixels = np.dstack([rgb, alpha]) if alpha is not None and fmt == "png" else rgb
+    image = Image.fromarray(pixels)
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.part")
+    params = {"quality": JPEG_QUALITY} if fmt == "jpeg" else {}
+    try:
+        with open(temporary, "xb") as handle:
+            image.save(handle, format=fmt.upper(), **params)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+class Run:
+    """Reads, colorizes and writes the jobs a batch at a time, reporting as it goes."""
+
+    def __init__(self, backend, fmt, batch_size, tally, progress):
+        self.backend = backend
+        self.fmt = fmt
+        self.batch_size = batch_size
+        self.tally = tally
+        self.progress = progress
+
+    def skip(self, source, reason):
+        self.tally.skipped += 1
+        self.progress.write(f"skipped {source}: {reason}", file=sys.stderr)
+        self.progress.update()
+
+    def __call__(self, jobs):
+        batch, pixels = [], 0
+        for job in jobs:
+            try:
+                image = read_image(job.source)
+            except ImageReadError as error:
+                self.skip(job.source, error)
+                continue
+            batch.append((job, image))
+            pixels += image.rgb.shape[0] * image.rgb.shape[1]
+            if len(batch) >= self.batch_size or pixels >= BATCH_PIXEL_BUDGET:
+                self.finish(batch)
+                batch, pixels = [], 0
+        if batch:
+            self.finish(batch)
+
+    def finish(self, batch):
+        from keras_colorize.inference import colorize_images
+
+        outputs = colorize_images([image.rgb for _, image in batch], self.backend)
+        for job, image in batch:
+            rgb = outputs.pop(0)  # released as soon as it is written
+            try:
+                self.write(job, image, rgb)
+            except OSError as error:
+                self.skip(job.source, f"cannot write ({error.strerror or error})")
+                continue
+            self.tally.done += 1
+            self.tally.in_colour += not image.was_gray
+            self.tally.alpha_dropped += image.alpha is not None and self.fmt == "jpeg"
+            self.progress.update()
+
+    def write(self, job, image, rgb):
+        save_image(rgb, image.alpha, job.output, self.fmt)
+        if job.compare:
+            side = np.concatenate([_gray_panel(image), rgb], axis=1)  # (H, 2W, 3)
+            alpha = None if image.alpha is None else np.concatenate([image.alpha] * 2, axis=1)
+            save_image(side, alpha, job.compare, self.fmt)
+
+
+def _plural(count, one, many):
+    return f"{count} {one if count == 1 else many}"
+
+
+def _notes(tally):
+    notes = []
+    if tally.in_colour:
+        were, their = ("input was", "its") if tally.in_colour == 1 else ("inputs were", "their")
+        notes.append(
+            f"note: {tally.in_colour} {were} already in colour; only {their} lightness was used"
+        )
+    if tally.alpha_dropped:
+        notes.append(
+            f"note: JPEG has no transparency; the alpha channel of "
+            f"{_plural(tally.alpha_dropped, 'input', 'inputs')} was dropped "
+            "(--format png keeps it)"
+        )
+    if tally.existing:
+        notes.append(
+            f"note: {_plural(tally.existing, 'output', 'outputs')} already existed and "
+            "were left alone; pass --overwrite to replace them"
+        )
+    return notes
+
+
+def _summary(tally, out_dir):
+    return (
+        f"colorized {_plural(tally.done, 'photo', 'photos')} into {out_dir} "
+        f"({tally.skipped} skipped)"
+    )
+
+
+def _prepare(args):
+    """Everything that can fail as a usage error before a model is loaded."""
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out} is a file, not a folder")
+    found, unmatched = expand_inputs(args.inputs, args.out)
+    if not found:
+        listed = ", ".join(unmatched)
+        raise UsageError(f"no image files found in {listed}")
+    model = find_model(args.model)
+    extension = EXTENSIONS[args.format]
+    jobs, refused = plan_jobs(found, args.out, extension, args.compare, args.overwrite)
+    return jobs, refused, unmatched, model
+
+
+def main(argv=None):
+    """Colorizes the inputs; returns 0 if all were written, 1 if any was skipped, 2 on misuse."""
+    try:
+        args = parse_args(argv)
+    except SystemExit as stop:  # argparse has printed its message (or --help)
+        return stop.code
+    tally = Tally()
+    try:
+        jobs, refused, unmatched, model = _prepare(args)
+        backend = None
+        if jobs:
+            # TensorFlow's C++ start-up INFO lines mean nothing to someone colorizing photos.
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+            backend = open_backend(model, args.working_size)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    for item in unmatched:
+        tally.skipped += 1
+        print(f"skipped {item}: no such file, folder or matching image", file=sys.stderr)
+    for source, reason, existing in refused:
+        tally.skipped += 1
+        tally.existing += existing
+        print(f"skipped {source}: {reason}", file=sys.stderr)
+    if backend is not None:
+        from tqdm import tqdm
+
+        with tqdm(
+            total=len(jobs), unit="photo", desc=PROG, file=sys.stderr, disable=args.quiet
+        ) as progress:
+            try:
+                Run(backend, args.format, args.batch_size, tally, progress)(jobs)
+            except KeyboardInterrupt:
+                progress.close()
+                print(f"interrupted; {_summary(tally, args.out)}", file=sys.stderr)
+                return INTERRUPTED
+    for note in _notes(tally):
+        print(note, file=sys.stderr)
+    print(_summary(tally, args.out))
+    return SOME_FAILED if tally.skipped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
