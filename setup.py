@@ -28,7 +28,13 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu=={TF_VERSION}"],
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
-        "test": ["pytest>=8", "scikit-image>=0.24", "ai-edge-litert>=2.0", "ruff>=0.6"],
+        "test": [
+            "pytest>=8",
+            "scikit-image>=0.24",
+            "ai-edge-litert>=2.0",
+            "ruff>=0.6",
+            "playwright>=1.40",
+        ],
     },
     entry_points={
         "console_scripts": [
@@ -36,6 +42,7 @@ setup(
             "keras-colorize-fit=keras_colorize.fit:main",
             "keras-colorize-export=keras_colorize.export:main",
             "colorize=keras_colorize.colorize:main",
+            "keras-colorize-evaluate=keras_colorize.evaluate:main",
         ],
     },
 )

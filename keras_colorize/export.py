@@ -43,7 +43,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_colorize import color
+from keras_colorize import color, tflite_export
 from keras_colorize import constants as C
 from keras_colorize.config import ConfigError, load_config
 from keras_colorize.inference import L_TO_AB_SIGNATURE, METADATA_FILE
@@ -101,6 +101,19 @@ def parse_args(argv):
         "--temperature",
         type=float,
         help="annealed-mean temperature (classification only; default: the run's)",
+    )
+    parser.add_argument(
+        "--tflite-size",
+        type=int,
+        default=tflite_export.DEFAULT_SIZE,
+        help=f"fixed input side of the TFLite files (default {tflite_export.DEFAULT_SIZE})",
+    )
+    parser.add_argument(
+        "--tflite-variants",
+        nargs="*",
+        default=list(tflite_export.VARIANTS),
+        choices=tflite_export.VARIANTS,
+        help="TFLite variants to write in OUT/tflite/<N>/ (none: skip TFLite)",
     )
     return parser.parse_args(argv)
 
@@ -282,51 +295,6 @@ def set_temperature(colorizer, temperature):
     return decoders[0].temperature
 
 
-class TraceableBilinearUpsampling(keras.layers.Layer):
-    """``UpSampling2D(size, interpolation="bilinear")`` that traces with unknown H and W.
-
-    Keras 3.15's bilinear UpSampling2D checks ``size[0] <= 0`` in Python, which
-    fails on the symbolic sizes of a tf.function whose input has unknown H and
-    W (as the signatures here have). This layer computes the same
-    ``tf.image.resize`` from ``tf.shape``. Export-only: never saved as .keras.
-    """
-
-    def __init__(self, size, **kwargs):
-        super().__init__(**kwargs)
-        self.size = tuple(size)
-
-    def call(self, inputs):
-        shape = tf.shape(inputs)  # (B, h, w, C)
-        return tf.image.resize(inputs, shape[1:3] * self.size, method="bilinear")
-
-    def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-        height = None if height is None else height * self.size[0]
-        width = None if width is None else width * self.size[1]
-        return (batch, height, width, channels)
-
-
-def traceable(colorizer):
-    """The colorizer with every bilinear UpSampling2D made traceable at unknown H, W.
-
-    The other layers are reused, not copied, so the result shares the
-    colorizer's weights (and its annealed-mean temperature).
-    """
-
-    def swap(layer):
-        if (
-            isinstance(layer, keras.layers.UpSampling2D)
-            and layer.interpolation == "bilinear"
-            and layer.data_format == "channels_last"
-        ):
-            return TraceableBilinearUpsampling(
-                layer.size, name=layer.name, dtype=layer.dtype_policy
-            )
-        return layer
-
-    return keras.models.clone_model(colorizer, clone_function=swap, recursive=True)
-
-
 def _to_rgb(images):
     """uint8 (B, H, W, C), C in {1, 2, 3, 4} -> uint8 RGB (B, H, W, 3); alpha dropped."""
     shape = tf.shape(images)
@@ -427,10 +395,9 @@ def export_saved_model(colorizer, config, version_dir, working_size, temperature
     staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide the model from a serving user
-        network = traceable(colorizer)
         archive = keras.export.ExportArchive()
-        archive.track(network)
-        for name, (function, signature) in _endpoints(network, working_size).items():
+        archive.track(colorizer)
+        for name, (function, signature) in _endpoints(colorizer, working_size).items():
             archive.add_endpoint(name, function, input_signature=signature)
         archive.write_out(staging, verbose=False)
         os.makedirs(os.path.join(staging, "assets.extra"), exist_ok=True)
@@ -464,11 +431,13 @@ def main(argv=None):
         check_temperature(config, args.temperature)
         working_size = resolve_working_size(config, args.working_size)
         version_dir = resolve_version_dir(args.out, args.version)
+        if args.tflite_variants:
+            tflite_export.check_size(config.model, args.tflite_size)
         colorizer, config = load_colorizer_from_run(args.run_dir)
         metadata = export_saved_model(
             colorizer, config, version_dir, working_size, args.temperature
         )
-    except (ExportError, ConfigError) as error:
+    except (ExportError, ConfigError, ValueError) as error:
         print(f"export: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     deviation = parity_error(colorizer, version_dir, working_size)
@@ -485,6 +454,17 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 1
+    if args.tflite_variants:
+        # TF Serving only reads integer folders, so tflite/ beside them is ignored there.
+        tflite_dir = os.path.join(args.out, "tflite", os.path.basename(version_dir))
+        try:
+            report = tflite_export.export_tflite(
+                colorizer, config, tflite_dir, size=args.tflite_size, variants=args.tflite_variants
+            )
+        except tflite_export.TFLiteExportError as error:
+            print(f"export: error: {error} (report in {tflite_dir})", file=sys.stderr)
+            return 1
+        print(f"export: wrote {len(report['variants'])} TFLite variants to {tflite_dir}")
     return 0
 
 

@@ -101,6 +101,7 @@ class KerasBackend(Backend):
         import keras
 
         # Importing registers the project's custom layers before deserialisation.
+        import keras_colorize.models.layers  # noqa: F401
         import keras_colorize.quantize  # noqa: F401
 
         try:

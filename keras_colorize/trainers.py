@@ -19,6 +19,7 @@ from keras_colorize import constants as C
 from keras_colorize import quantize
 from keras_colorize.models import (
     CLASSIFICATION_OUTPUT_STRIDE,
+    BilinearUpsample,
     build_classification_net,
     build_patchgan_discriminator,
     build_regression_net,
@@ -139,9 +140,9 @@ class ClassificationTrainer(ColorizationTrainer):
         logits = self.network(l_input)  # (B, H/4, W/4, Q)
         ab = quantize.AnnealedMeanDecode(self.temperature, name="annealed_mean")(logits)
         ab_norm = keras.layers.Rescaling(1.0 / C.AB_SCALE, dtype="float32", name="ab_norm")(ab)
-        full = keras.layers.UpSampling2D(
-            CLASSIFICATION_OUTPUT_STRIDE, interpolation="bilinear", dtype="float32", name="upsample"
-        )(ab_norm)  # (B, H, W, 2)
+        full = BilinearUpsample(CLASSIFICATION_OUTPUT_STRIDE, dtype="float32", name="upsample")(
+            ab_norm
+        )  # (B, H, W, 2)
         return keras.Model(l_input, full, name="classification_colorizer")
 
     def inference_model(self):

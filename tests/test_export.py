@@ -99,6 +99,9 @@ def exported(runs, tmp_path_factory):
     result = {}
     for family, run_dir in runs.items():
         extra = ["--temperature", str(CLASSIFICATION_T)] if family == "classification" else []
+        # TFLite has its own tests; here one small variant proves the command wires it in.
+        tflite = ["--tflite-size", "32", "--tflite-variants", "float32"]
+        extra += tflite if family == "regression" else ["--tflite-variants"]
         out = str(root / family)
         assert export.main(["--run-dir", run_dir, "--out", out, *extra]) == 0
         result[family] = os.path.join(out, "1")
@@ -331,7 +334,7 @@ def test_gan_generator_exports_through_the_python_api(tmp_path):
 def test_versions_are_next_free_and_never_overwritten(runs, exported, tmp_path, capsys):
     out = tmp_path / "models" / "colorizer"
     shutil.copytree(exported["regression"], out / "1")  # a first export, made by the fixture
-    args = ["--run-dir", runs["regression"], "--out", str(out)]
+    args = ["--run-dir", runs["regression"], "--out", str(out), "--tflite-variants"]
     assert export.main(args) == 0
     assert sorted(os.listdir(out)) == ["1", "2"]  # no staging folder left behind
     before = os.path.getmtime(out / "1" / "saved_model.pb")
@@ -339,6 +342,20 @@ def test_versions_are_next_free_and_never_overwritten(runs, exported, tmp_path, 
     assert "already exists" in _error_line(capsys)
     assert os.path.getmtime(out / "1" / "saved_model.pb") == before
     assert sorted(os.listdir(out)) == ["1", "2"]
+
+
+def test_export_writes_tflite_beside_the_versions(exported):
+    model_dir = os.path.dirname(exported["regression"])
+    tflite_dir = os.path.join(model_dir, "tflite", "1")
+    assert sorted(os.listdir(tflite_dir)) == [
+        "colorizer_float32.tflite",
+        "report.json",
+        "report.md",
+    ]
+    with open(os.path.join(tflite_dir, "report.json"), encoding="utf-8") as handle:
+        (variant,) = json.load(handle)["variants"]
+    assert variant["variant"] == "float32" and variant["within_tolerance"]
+    assert not os.path.exists(os.path.join(os.path.dirname(exported["classification"]), "tflite"))
 
 
 def test_export_from_the_newest_checkpoint(runs, tmp_path):

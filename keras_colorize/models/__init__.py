@@ -14,6 +14,7 @@ from keras_colorize.models.classification import (
     CLASSIFICATION_STRIDE,
     build_classification_net,
 )
+from keras_colorize.models.layers import BilinearUpsample
 from keras_colorize.models.pix2pix import (
     DEFAULT_NUM_DOWNS,
     build_patchgan_discriminator,
@@ -49,6 +50,7 @@ def network_stride(family, **builder_kwargs):
 
 
 __all__ = [
+    "BilinearUpsample",
     "CLASSIFICATION_OUTPUT_STRIDE",
     "NETWORK_BUILDERS",
     "build_classification_net",

@@ -3,8 +3,8 @@
 Each block is a function ``block(x, filters, ..., name=...) -> tensor`` that
 adds standard Keras layers to a functional graph, so the builders in
 ``regression.py``, ``classification.py`` and ``pix2pix.py`` read as the
-architecture listings of their papers. Only built-in layers are used: every
-network therefore saves and loads as ``.keras`` without custom objects.
+architecture listings of their papers. Blocks use built-in layers; the one
+custom layer (``layers.BilinearUpsample``) is registered for ``.keras`` files.
 
 Every layer gets a name derived from the block's ``name`` so that
 ``model.summary()`` mirrors the papers' layer names and tests can pick out

@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from keras_colorize.models import blocks
+from keras_colorize.models.layers import BilinearUpsample
 
 # conv1 (7x7/2) + maxpool (/2) + layer2 (/2): the encoder sees H/8 x W/8.
 REGRESSION_STRIDE = 8
@@ -51,7 +52,7 @@ def build_regression_net(width=64, name="regression"):
     filters = 2 * width
     for stage in range(1, _DECODER_STAGES + 1):
         filters //= 2
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{stage}")(x)
+        x = BilinearUpsample(2, name=f"up{stage}")(x)
         x = blocks.conv_bn_relu(x, filters, 3, name=f"decoder{stage}")
     # x: (B, H, W, w/4)
 
