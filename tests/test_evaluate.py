@@ -13,7 +13,7 @@ import sys
 import pytest
 from PIL import Image
 
-from keras_colorize import evaluate
+from keras_colorize import evaluate, human_kit
 from keras_colorize.evaluate import main
 from tests.conftest import photo_paths
 
@@ -125,13 +125,6 @@ def test_figures_are_written(evaluated):
     assert not (out / "human_kit").exists()
 
 
-def test_read_losses_pairs_columns_and_keeps_a_resumed_epoch_once(tmp_path):
-    path = tmp_path / "losses.csv"
-    path.write_text("epoch,loss,val_chroma,val_loss\n0,1.0,3.0,2.0\n1,0.5,3.0,1.5\n1,0.4,3.0,1.4\n")
-    curves = evaluate.read_losses(path)
-    assert curves == {"loss": ([1, 2], [1.0, 0.4]), "val_loss": ([1, 2], [2.0, 1.4])}
-
-
 def test_rows_choose_the_figure_photos(model, photos_dir, tmp_path, monkeypatch):
     chosen = []
     real = evaluate.results_figure
@@ -151,23 +144,6 @@ def test_rows_choose_the_figure_photos(model, photos_dir, tmp_path, monkeypatch)
         json.loads((tmp_path / "metrics.json").read_text())["models"]["alpha"]["summary"]["images"]
         == 3
     )
-
-
-def test_choose_rows_best_typical_worst():
-    photos = [
-        evaluate.Photo(str(i), None, (20, 20), {"m": {"auc_0_150": i / 10}}) for i in range(7)
-    ]
-    rows = evaluate.choose_rows(photos, "m", "auc_0_150")
-    assert [(label, p.name) for label, p in rows] == [
-        ("best", "6"), ("best", "5"), ("typical", "3"), ("typical", "2"),
-        ("worst", "1"), ("worst", "0"),
-    ]  # fmt: skip
-    lowest_first = evaluate.choose_rows(
-        [evaluate.Photo(str(i), None, (20, 20), {"m": {"delta_l": i}}) for i in range(3)],
-        "m",
-        "delta_l",
-    )
-    assert [p.name for _, p in lowest_first] == ["0", "1", "2"]
 
 
 def test_dataset_images_at_stored_resolution_and_unreadable_skipped(
@@ -244,7 +220,7 @@ def _ratings_file(path, rater, pairs, kit="k1"):
     ratings = [
         {"id": f"i{n}", "model": m, "image": "x", "rating": r} for n, (m, r) in enumerate(pairs)
     ]
-    doc = {"format": evaluate.RATINGS_FORMAT, "kit": kit, "rater": rater, "ratings": ratings}
+    doc = {"format": human_kit.RATINGS_FORMAT, "kit": kit, "rater": rater, "ratings": ratings}
     path.write_text(json.dumps(doc))
     return path
 
@@ -262,15 +238,9 @@ def test_human_results_mean_and_t_interval(tmp_path, capsys):
     assert stdout == (tmp_path / "out" / "human_results.md").read_text()
     assert "| m | 3 | 3.00 | 1.00 | 2.48 | [0.52, 5.48] |" in stdout
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": evaluate.RATINGS_FORMAT, "ratings": [{"rating": 9}]}))
+    bad.write_text(json.dumps({"format": human_kit.RATINGS_FORMAT, "ratings": [{"rating": 9}]}))
     assert _run("--human-results", bad)[0] == 2
     assert capsys.readouterr().err.strip().startswith("evaluate: error: ")
-
-
-def test_t_quantile_matches_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    for df in (*range(1, 40), 60, 120, 1000):
-        assert evaluate.t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-4)
 
 
 def _browser():
