@@ -265,7 +265,7 @@ def _gray_panel(image):
     """The photo as the model saw it: uint8 RGB (H, W, 3) with its lightness and no colour."""
     if image.was_gray:
         return image.rgb
-    from keras_colorize.inference import lightness, recombine
+    from keras_colorize.fullres import lightness, recombine
 
     return recombine(lightness(image.rgb), np.zeros((1, 1, 2), np.float32))
 

@@ -8,8 +8,9 @@ the input survive:
     ab (S, S) --bilinear--> ab (H, W);  L (H, W) + ab (H, W) -> Lab -> rgb (H, W)
 
 Every backend answers one question, ``predict_ab``: normalised L (B, S, S, 1)
--> normalised ab (B, S, S, 2). Full-resolution colour maths runs in strips of
-rows so that a 40-megapixel scan needs a bounded amount of memory.
+-> normalised ab (B, S, S, 2). The full-resolution colour maths
+(keras_colorize.fullres) runs in strips of rows so that a 40-megapixel scan
+needs a bounded amount of memory.
 """
 
 import json
@@ -27,62 +28,15 @@ from keras_colorize.color import (
     normalize_l,
     rgb_uint8_to_lab,
 )
+from keras_colorize.fullres import lightness, recombine
 
 DEFAULT_WORKING_SIZE = 256
-STRIP_ROWS = 512  # rows of a full-resolution photo converted at a time
 METADATA_FILE = "keras_colorize.json"  # beside a .keras file / in a SavedModel's assets.extra/
 L_TO_AB_SIGNATURE = "l_to_ab"
 
 
 class ModelLoadError(Exception):
     """A model path that does not load; one-line message."""
-
-
-@tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
-def _lightness(rgb):
-    return rgb_uint8_to_lab(rgb)[..., :1]  # (h, W, 1), L in [0, 100]
-
-
-@tf.function(
-    input_signature=[
-        tf.TensorSpec([None, None, 1], tf.float32),
-        tf.TensorSpec([None, None, 2], tf.float32),
-    ]
-)
-def _recombine(lightness, ab):
-    return lab_to_rgb_uint8(tf.concat([lightness, ab], axis=-1))
-
-
-def lightness(rgb):
-    """Exact L (H, W, 1) float32 of a uint8 RGB (H, W, 3) image, computed in strips."""
-    return np.concatenate(
-        [_lightness(rgb[i : i + STRIP_ROWS]).numpy() for i in range(0, len(rgb), STRIP_ROWS)]
-    )
-
-
-def recombine(lightness_full, ab_small):
-    """Full-resolution L (H, W, 1) + ab (s, s, 2) in Lab units -> uint8 RGB (H, W, 3).
-
-    ab is upsampled bilinearly, one strip of rows at a time.
-    """
-    height, width = lightness_full.shape[:2]
-    out = np.empty((height, width, 3), np.uint8)
-    scale_y = ab_small.shape[0] / height
-    for top in range(0, height, STRIP_ROWS):
-        rows = min(STRIP_ROWS, height - top)
-        # Map this strip's pixel centres into the small ab image, then sample bilinearly.
-        ys = ((np.arange(top, top + rows) + 0.5) * scale_y - 0.5).astype(np.float32)
-        xs = ((np.arange(width) + 0.5) * ab_small.shape[1] / width - 0.5).astype(np.float32)
-        map_x, map_y = np.meshgrid(xs, ys)
-        ab = cv2.remap(
-            ab_small.astype(np.float32),
-            map_x,
-            map_y,
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        out[top : top + rows] = _recombine(lightness_full[top : top + rows], ab).numpy()
-    return out
 
 
 class Backend:
@@ -220,7 +174,7 @@ def working_input(rgb, size):
     """uint8 RGB (H, W, 3) -> normalised L (size, size, 1) of the image resized to a square."""
     interpolation = cv2.INTER_AREA if min(rgb.shape[:2]) > size else cv2.INTER_LINEAR
     small = cv2.resize(rgb, (size, size), interpolation=interpolation)
-    return normalize_l(_lightness(small)).numpy()
+    return normalize_l(lightness(small))
 
 
 def colorize_images(images, backend):
