@@ -1,0 +1,39 @@
+"""The README's first command: colorize the example photos with the shipped model."""
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from keras_colorize.colorize import DEFAULT_MODEL, REPO_ROOT, main
+from keras_colorize.fullres import lightness
+from keras_colorize.metrics import image_metrics
+
+EXAMPLES = os.path.join(REPO_ROOT, "examples")
+SHIPPED = os.path.join(REPO_ROOT, DEFAULT_MODEL)
+
+
+def test_shipped_model_is_present_and_small():
+    assert os.path.exists(SHIPPED), "models/colorizer/colorizer.keras is the shipped default"
+    assert os.path.getsize(SHIPPED) < 25 * 2**20
+    assert os.path.exists(os.path.join(os.path.dirname(SHIPPED), "config.json"))
+
+
+def test_colorize_examples_with_the_default_model(tmp_path):
+    out = tmp_path / "colorized"
+    assert main([EXAMPLES, "--out", str(out), "--quiet"]) == 0
+    names = sorted(n for n in os.listdir(EXAMPLES) if n.endswith(".jpg"))
+    assert sorted(os.listdir(out)) == sorted(n.replace(".jpg", ".png") for n in names)
+    for name in names:
+        gray = np.asarray(Image.open(os.path.join(EXAMPLES, name)).convert("RGB"))
+        colour = np.asarray(Image.open(out / name.replace(".jpg", ".png")).convert("RGB"))
+        assert colour.shape == gray.shape
+        assert np.abs(lightness(colour) - lightness(gray)).mean() < 1
+        # It colours: a visible chroma, not a gray copy of the input.
+        assert image_metrics(colour, gray)["chroma"] > 3, name
+
+
+def test_examples_are_gray():
+    for name in os.listdir(EXAMPLES):
+        if name.endswith(".jpg"):
+            assert Image.open(os.path.join(EXAMPLES, name)).mode == "L", name
