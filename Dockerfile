@@ -4,7 +4,7 @@
 #   docker run --rm -v "$PWD:/work" keras-colorize keras_colorize.fit --model gan \
 #       --data data/mine --run-dir runs/gan
 #
-#   python -m keras_colorize.export --run-dir runs/gan      # -> models/colorizer/<N>/
+#   python -m keras_colorize.export --run-dir models/colorizer   # -> models/colorizer/<N>/
 #   docker build --target serving -t colorizer-serving .
 #   docker run -p 8501:8501 colorizer-serving               # REST on :8501, gRPC on :8500
 
