@@ -1,25 +1,62 @@
-"""`python -m keras_colorize.bench`: throughput figures, each a median over repeats after warm-up.
+"""`python -m keras_colorize.bench`: training, input, inference and scaling figures in one report.
 
-Measures the input pipeline (make_dataset alone: how many training images per
-second it can hand to a model) and the training step of each family, through
-`fit` on batches cached in memory so that only the model is timed.
+    python -m keras_colorize.bench --data data/photos160 --model-dir models/colorizer --out bench/
+
+writes bench.json and bench.md: the machine first, then one table per section,
+each figure a median over repeats after warm-up:
+
+1. training: a matmul peak per dtype, and per family at the "default" and
+   "paper" presets' widths, in float32 and mixed_bfloat16 (mixed_float16 with a
+   GPU): images/second, training FLOPs per image (counted from the train step's
+   graph, keras_colorize.bench_flops), achieved FLOP/s and its fraction of the
+   peak of the same dtype (keras_colorize.bench_training);
+2. the input pipeline alone, and its ratio to the fastest training step;
+3. inference latency through .keras, the SavedModel and each TFLite variant,
+   and the colorize command end to end (keras_colorize.bench_inference,
+   keras_colorize.bench_colorize);
+4. scaling over 2 logical CPU devices and 2 local workers (keras_colorize.bench_scaling).
+
+``--quick`` runs every section at toy sizes in under two minutes: it keeps the
+command working, its figures mean nothing.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
-import statistics
 import sys
+import tempfile
 import time
 
 USAGE_ERROR = 2
+SECTION_FAILED = 1
+SECTIONS = ("training", "pipeline", "inference", "scaling")
+BENCH_JSON = "bench.json"
+BENCH_MD = "bench.md"
+TARGET_GAN_FRACTION = 0.60  # the GAN's float32 training step against the float32 matmul peak
+TARGET_PIPELINE_RATIO = 5.0  # pipeline images/s over the fastest training images/s
+QUICK_TFLITE_VARIANTS = ("float32", "int8")
+
+
+_CLOCK = {"start": time.perf_counter()}  # reset by main
+
+
+def _progress(message):
+    elapsed = time.perf_counter() - _CLOCK["start"]
+    print(f"bench: [{elapsed:4.0f} s] {message}", file=sys.stderr)
+
+
+class BenchError(ValueError):
+    """A bad flag or input found before measuring; one-line message."""
 
 
 def describe_machine():
-    """CPU model, core count and library versions, for the top of every report."""
+    """CPU model, core count, accelerators and library versions, for the top of every report."""
     import keras
     import tensorflow as tf
+
+    from keras_colorize.precision import cpu_supports_bfloat16
 
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -32,6 +69,7 @@ def describe_machine():
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "cpu_bfloat16": cpu_supports_bfloat16(),
         "gpus": len(tf.config.list_physical_devices("GPU")),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
@@ -39,202 +77,465 @@ def describe_machine():
     }
 
 
-def pipeline_throughput(data_dir, batch_size, image_size=None, batches=20, warmup=5, repeats=3):
-    """Images/second of make_dataset's training stream (decode, augment, Lab, batch).
-
-    Returns:
-        dict with the median and every repeat's images/second.
-    """
-    from keras_colorize.data.pipeline import make_dataset
-
-    dataset = make_dataset(data_dir, "train", batch_size, image_size=image_size, repeat=True)
-    iterator = iter(dataset)
-    for _ in range(warmup):
-        next(iterator)
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(batches):
-            next(iterator)
-        rates.append(batches * batch_size / (time.perf_counter() - start))
-    return {
-        "images_per_second": statistics.median(rates),
-        "repeats": rates,
-        "batch_size": batch_size,
-        "batches_per_repeat": batches,
-    }
-
-
-class _EpochTimer:
-    """Collects each epoch's wall time (a keras callback, built lazily to keep imports light)."""
-
-    def __new__(cls):
-        import keras
-
-        class Timer(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.seconds = []
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self.start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds.append(time.perf_counter() - self.start)
-
-        return Timer()
-
-
-def train_throughput(
-    data_dir, family, precision, width, batch_size=16, image_size=128, steps=10, repeats=3
-):
-    """Training images/second of one family through `fit`, median over `repeats` epochs.
-
-    The first epoch (tracing, warm-up) is not counted. Batches come from the
-    real pipeline, cached in memory, so the figure is the model's alone.
-    """
-    import keras
-    import numpy as np
-
-    from keras_colorize.config import make_config
-    from keras_colorize.data import schema
-    from keras_colorize.data.pipeline import make_dataset
-    from keras_colorize.trainers import build_trainer, compile_trainer
-
-    overrides = {
-        "model.width": width,
-        "train.batch_size": batch_size,
-        "train.image_size": image_size,
-        "train.precision": precision,
-    }
-    if family == "gan":
-        overrides["model.disc_width"] = width
-    config = make_config(family, "default", overrides)
-    prior = (
-        np.load(os.path.join(data_dir, schema.PRIOR_FILE)) if family == "classification" else None
-    )
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
-        trainer = compile_trainer(build_trainer(config.model, config.train, prior), config.train)
-        batches = make_dataset(data_dir, "train", batch_size, image_size=image_size, repeat=True)
-        batches = batches.take(4).cache().repeat()
-        timer = _EpochTimer()
-        trainer.fit(
-            batches, epochs=1 + repeats, steps_per_epoch=steps, callbacks=[timer], verbose=0
-        )
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-    rates = [steps * batch_size / s for s in timer.seconds[1:]]
-    return {
-        "family": family,
-        "width": width,
-        "precision": precision,
-        "batch_size": batch_size,
-        "image_size": image_size,
-        "images_per_second": statistics.median(rates),
-        "repeats": rates,
-    }
-
-
-def _markdown(report):
-    machine = report["machine"]
-    pipeline = report["pipeline"]
-    lines = [
-        "# keras-colorize benchmark",
-        "",
-        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['gpus']} GPUs; "
-        f"Python {machine['python']}, TensorFlow {machine['tensorflow']}, "
-        f"Keras {machine['keras']}.",
-        "",
-        "## Input pipeline (make_dataset, training split, augmentation on)",
-        "",
-        "| batch | images/s (median) | repeats |",
-        "|---|---|---|",
-        f"| {pipeline['batch_size']} | {pipeline['images_per_second']:.0f} | "
-        + ", ".join(f"{r:.0f}" for r in pipeline["repeats"])
-        + " |",
-        "",
-    ]
-    if report.get("training"):
-        lines += [
-            "## Training step (fit, batches cached in memory)",
-            "",
-            "| family | width | precision | batch | size | images/s (median) |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in report["training"]:
-            lines.append(
-                f"| {row['family']} | {row['width']} | {row['precision']} | {row['batch_size']} | "
-                f"{row['image_size']} | {row['images_per_second']:.1f} |"
-            )
-        lines.append("")
-    return "\n".join(lines)
-
-
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m keras_colorize.bench", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--data", required=True, help="a data_prep output folder")
     parser.add_argument("--out", help="write bench.json and bench.md here")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--image-size", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--quick", action="store_true", help="few batches, few repeats (a smoke run)"
+        "--quick", action="store_true", help="every section at toy sizes (a smoke run, < 2 min)"
+    )
+    parser.add_argument(
+        "--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="default: all"
+    )
+    parser.add_argument("--batch-size", type=int, default=16, help="training and pipeline batch")
+    parser.add_argument(
+        "--image-size", type=int, help="training and pipeline crops (default 128; --quick 32)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="timed repeats per figure (default 3; --quick 1)"
+    )
+    parser.add_argument(
+        "--steps", type=int, help="training steps per timed repeat (default 10; --quick 2)"
     )
     parser.add_argument(
         "--train",
         nargs="*",
         default=[],
         metavar="FAMILY:WIDTH",
-        help="also time training steps, e.g. regression:64 gan:32",
+        help="time these networks instead of every family's default and paper widths, "
+        "e.g. regression:64 gan:32",
     )
     parser.add_argument(
-        "--precisions", nargs="+", default=["float32", "mixed_bfloat16"], help="for --train"
+        "--precisions",
+        nargs="+",
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+        help="default: float32 and mixed_bfloat16, and mixed_float16 with a GPU",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--model-dir",
+        help="a folder with colorizer.keras and config.json (a run dir, or models/colorizer, "
+        "the default when it exists); exports in it are used, else made in a scratch folder",
+    )
+    parser.add_argument(
+        "--photos", help="a folder of photos for the colorize run (default: synthetic ones)"
+    )
+    parser.add_argument(
+        "--photo-count", type=int, help="synthetic photos colorized (default 50; --quick 4)"
+    )
+    parser.add_argument(
+        "--tflite-variants",
+        nargs="*",
+        metavar="VARIANT",
+        help="TFLite variants exported when the model dir has none: float32 float16 dynamic "
+        "int8 (default: all; --quick float32 and int8)",
+    )
+    parser.add_argument(
+        "--tflite-size",
+        type=int,
+        help="side of the exported TFLite files (default 256; --quick the working size)",
+    )
+    parser.add_argument(
+        "--scaling-family",
+        default="gan",
+        choices=["regression", "classification", "gan"],
+        help="the network trained in the scaling section (default gan)",
+    )
+    return parser.parse_args(argv)
 
+
+def _plan(args, gpus):
+    """Resolves the defaults that depend on --quick into one settings dict."""
+    from keras_colorize.bench_inference import PHOTO_SIZES
+
+    quick = args.quick
+    repeats = args.repeats if args.repeats is not None else (1 if quick else 3)
+    steps = args.steps if args.steps is not None else (2 if quick else 10)
+    photo_count = args.photo_count if args.photo_count is not None else (4 if quick else 50)
+    if min(args.batch_size, repeats, steps, photo_count) < 1:
+        raise BenchError("--batch-size, --repeats, --steps and --photo-count must be positive")
+    precisions = args.precisions or (
+        ["float32", "mixed_bfloat16"] + (["mixed_float16"] if gpus else [])
+    )
+    return {
+        "quick": quick,
+        "image_size": args.image_size or (32 if quick else 128),
+        "batch_size": args.batch_size,
+        "repeats": repeats,
+        "steps": steps,
+        "precisions": precisions,
+        "presets": ["tiny"] if quick else ["default", "paper"],
+        "pipeline_batches": 3 if quick else 30,
+        "pipeline_warmup": 2 if quick else 5,
+        "matmul_size": 1024 if quick else 2048,
+        # --quick leaves out the 12 MP photo here (the colorize run still has one).
+        "photo_sizes": list(PHOTO_SIZES[:2] if quick else PHOTO_SIZES),
+        "photo_count": photo_count,
+        "scaling_family": args.scaling_family,
+        "scaling_preset": "tiny" if quick else "default",
+    }
+
+
+def training_specs(items, presets, image_size, batch_size):
+    """[(label, family, preset, overrides)] of the networks to time, checked against the size.
+
+    Without --train items: each family at each preset's widths, a width shared
+    by two presets timed once. The precision is added per run.
+    """
+    from keras_colorize.config import FAMILIES, ConfigError, make_config
+    from keras_colorize.export import config_stride
+
+    base = {"train.image_size": image_size, "train.batch_size": batch_size}
+    candidates = []
+    if items:
+        for item in items:
+            family, _, width = item.partition(":")
+            if family not in FAMILIES or not width.isdigit():
+                raise ConfigError(f"--train expects FAMILY:WIDTH, e.g. gan:32, got {item!r}")
+            widths = {"model.width": int(width)}
+            if family == "gan":
+                widths["model.disc_width"] = int(width)
+            candidates.append((f"{presets[0]}, width {width}", family, presets[0], widths))
+    else:
+        for family in FAMILIES:
+            for preset in presets:
+                candidates.append((preset, family, preset, {}))
+    specs, seen = [], {}
+    for label, family, preset, overrides in candidates:
+        config = make_config(family, preset, {**base, **overrides})
+        stride = config_stride(config)
+        if image_size % stride:
+            raise ConfigError(
+                f"--image-size {image_size} is not a multiple of the {family} network's stride "
+                f"{stride} (preset {preset}); use 128, or --quick"
+            )
+        if items:
+            _check_buildable(config)
+        if config.model in seen:  # e.g. regression: default and paper share width 64
+            index = seen[config.model]
+            old_label, *rest = specs[index]
+            specs[index] = (f"{old_label} = {label}", *rest)
+            continue
+        seen[config.model] = len(specs)
+        specs.append((label, family, preset, {**base, **overrides}))
+    return specs
+
+
+def _check_buildable(config):
+    """Builds a --train network once, so that a width its builder refuses is a usage error."""
+    import numpy as np
+
+    from keras_colorize import constants as C
+    from keras_colorize.config import ConfigError
+    from keras_colorize.trainers import build_trainer
+
+    prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))  # shapes only
+    try:
+        build_trainer(config.model, config.train, prior)
+    except ValueError as error:
+        raise ConfigError(f"--train {config.model.family}: {error}") from None
+
+
+def _check_data(data_dir, image_size):
+    from keras_colorize.data.pipeline import DatasetError, read_manifest
+
+    manifest = read_manifest(data_dir)
+    side = min(manifest.get("image_shape", [image_size])[:2])
+    if side < image_size:
+        raise DatasetError(
+            f"{data_dir} stores {side} px images; --image-size {image_size} is larger"
+        )
+
+
+def run_training(data_dir, plan, specs):
+    """Matmul peaks, then every spec at every precision; returns (peaks, rows)."""
+    from keras_colorize import bench_training
+    from keras_colorize.config import make_config
+
+    dtypes = sorted({bench_training.COMPUTE_DTYPES[p] for p in plan["precisions"]})
+    peaks = [
+        bench_training.matmul_peak(
+            dtype, plan["matmul_size"], warmup=2, repeats=max(3, plan["repeats"])
+        )
+        for dtype in dtypes
+    ]
+    peak_by_dtype = {p["dtype"]: p["gflops"] for p in peaks}
+    rows, flops_cache = [], {}
+    for label, family, preset, overrides in specs:
+        for precision in plan["precisions"]:
+            _progress(f"training {family} ({label}), {precision}")
+            config = make_config(family, preset, {**overrides, "train.precision": precision})
+            cached = flops_cache.get(config.model)
+            row = bench_training.train_throughput(
+                data_dir, config, plan["steps"], plan["repeats"], count_flops=cached is None
+            )
+            if cached is None:
+                keys = ("flops_per_image", "flops_by_op_type", "analytic_flops_per_image")
+                cached = flops_cache[config.model] = {k: row[k] for k in keys}
+            row.update(cached)
+            row["preset"] = label
+            rows.append(bench_training.add_efficiency(row, peak_by_dtype))
+    return peaks, rows
+
+
+def run_pipeline(data_dir, plan, training_rows):
+    from keras_colorize import bench_training
+
+    _progress("input pipeline")
+    result = bench_training.pipeline_throughput(
+        data_dir,
+        plan["batch_size"],
+        plan["image_size"],
+        batches=plan["pipeline_batches"],
+        warmup=plan["pipeline_warmup"],
+        repeats=max(2, plan["repeats"]),
+    )
+    if training_rows:
+        fastest = max(training_rows, key=lambda row: row["images_per_second"])
+        ratio = result["images_per_second"] / fastest["images_per_second"]
+        keys = ("family", "preset", "width", "precision", "images_per_second")
+        result.update(
+            fastest_training={k: fastest[k] for k in keys},
+            ratio_to_fastest_training=ratio,
+            target_ratio=TARGET_PIPELINE_RATIO,
+            passed=ratio >= TARGET_PIPELINE_RATIO,
+        )
+    return result
+
+
+def run_inference(model_dir, data_dir, plan, args):
+    """Latency per backend and the colorize command; an error is recorded, not raised."""
+    from keras_colorize import bench_colorize, bench_inference, tflite_export
+
+    variants = args.tflite_variants
+    if variants is None:
+        # --quick: one plain and the int8 variant (the two conversion paths), to save time.
+        variants = QUICK_TFLITE_VARIANTS if plan["quick"] else tflite_export.VARIANTS
+    with tempfile.TemporaryDirectory(prefix="bench-inference-") as work_dir:
+        _progress(f"inference: exports and latency of {model_dir}")
+        artefacts = bench_inference.prepare_artefacts(
+            model_dir, data_dir, work_dir, variants, args.tflite_size, plan["quick"]
+        )
+        result = {"model_dir": model_dir, "artefacts": artefacts}
+        result["latency"] = bench_inference.latencies(
+            artefacts,
+            [tuple(s) for s in plan["photo_sizes"]],
+            warmup=1,
+            repeats=plan["repeats"],
+        )
+        _progress("inference: the colorize command")
+        try:
+            result["colorize"] = bench_colorize.colorize_runs(
+                artefacts["keras"],
+                work_dir,
+                args.photos,
+                plan["photo_count"],
+                plan["quick"],
+                plan["repeats"],
+            )
+        except bench_colorize.ColorizeRunError as error:
+            result["colorize"] = {"error": str(error)}
+    return result
+
+
+def run_scaling(data_dir, plan):
+    from keras_colorize import bench_scaling
+
+    _progress("scaling (subprocesses)")
+    family, preset = plan["scaling_family"], plan["scaling_preset"]
+    rows = bench_scaling.scaling(
+        data_dir,
+        family,
+        preset,
+        plan["image_size"],
+        plan["batch_size"],
+        "float32",
+        plan["steps"],
+        plan["repeats"],
+    )
+    return {"family": family, "preset": preset, "precision": "float32", "rows": rows}
+
+
+def targets(report):
+    """The issue's targets with PASS/MISS, from whatever sections ran."""
+    from keras_colorize.bench_colorize import TARGET_SECONDS, TWELVE_MP
+    from keras_colorize.bench_inference import size_label
+
+    found = []
+    for row in report.get("training", []):
+        if row["family"] == "gan" and row["precision"] == "float32" and row.get("fraction_of_peak"):
+            found.append(
+                {
+                    "name": f"GAN float32 training step, {row['preset']} (width {row['width']}), "
+                    "fraction of the float32 matmul peak",
+                    "value": row["fraction_of_peak"],
+                    "target": f">= {TARGET_GAN_FRACTION:.0%}",
+                    "passed": row["fraction_of_peak"] >= TARGET_GAN_FRACTION,
+                }
+            )
+    pipeline = report.get("pipeline", {})
+    if "ratio_to_fastest_training" in pipeline:
+        found.append(
+            {
+                "name": "input pipeline images/s over the fastest training images/s",
+                "value": pipeline["ratio_to_fastest_training"],
+                "target": f">= {TARGET_PIPELINE_RATIO:g}",
+                "passed": pipeline["passed"],
+            }
+        )
+    inference = report.get("inference", {})
+    keras_row = next((r for r in inference.get("latency", []) if r["backend"] == ".keras"), None)
+    twelve_mp = keras_row and keras_row["latency_ms"].get(size_label(TWELVE_MP))
+    if twelve_mp:
+        found.append(
+            {
+                "name": f"12 MP photo ({size_label(TWELVE_MP)}) through colorize_images with the "
+                ".keras model, in process, seconds",
+                "value": twelve_mp / 1000.0,
+                "target": f"< {TARGET_SECONDS:g} s",
+                "passed": twelve_mp / 1000.0 < TARGET_SECONDS,
+            }
+        )
+    big = inference.get("colorize", {}).get("twelve_mp")
+    if big:
+        found.append(
+            {
+                "name": "12 MP photo through the colorize command (PNG output), "
+                "seconds after start-up",
+                "value": big["seconds_after_startup"],
+                "target": f"< {big['target_seconds']:g} s",
+                "passed": big["seconds_passed"],
+            }
+        )
+        found.append(
+            {
+                "name": "12 MP photo through the colorize command, peak RSS (MB)",
+                "value": big["peak_rss_mb"],
+                "target": f"< {big['target_peak_rss_mb']:g} MB",
+                "passed": big["memory_passed"],
+            }
+        )
+    return found
+
+
+def _errors(report):
+    errors = []
+    inference = report.get("inference", {})
+    for part in (inference, inference.get("colorize", {})):
+        if "error" in part:
+            errors.append(part["error"])
+    for row in report.get("scaling", {}).get("rows", []):
+        if "error" in row:
+            errors.append(f"{row['setup']}: {row['error']}")
+    return errors
+
+
+def write_report(report, out_dir):
+    from keras_colorize.bench_report import markdown
+
+    text = markdown(report)
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, BENCH_JSON), "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=1)
+            handle.write("\n")
+        with open(os.path.join(out_dir, BENCH_MD), "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return text
+
+
+def _prepare(args):
+    """Checks every input before anything is measured; returns (machine, plan, specs, model_dir,
+    reason to skip inference or None). Raises BenchError, ConfigError or DatasetError."""
+    from keras_colorize import tflite_export
+    from keras_colorize.bench_inference import check_model_dir, default_model_dir
+
+    machine = describe_machine()
+    plan = _plan(args, machine["gpus"])
+    _check_data(args.data, plan["image_size"])
+    specs = training_specs(args.train, plan["presets"], plan["image_size"], args.batch_size)
+    unknown = set(args.tflite_variants or ()) - set(tflite_export.VARIANTS)
+    if unknown:
+        raise BenchError(
+            f"unknown TFLite variants {sorted(unknown)}; expected some of "
+            + ", ".join(tflite_export.VARIANTS)
+        )
+    if args.photos and not os.path.isdir(args.photos):
+        raise BenchError(f"--photos {args.photos} is not a folder")
+    model_dir = args.model_dir or default_model_dir()
+    if model_dir is None:
+        return machine, plan, specs, None, "no model: pass --model-dir (a run dir)"
+    problem = check_model_dir(model_dir)
+    if problem and args.model_dir and "inference" in args.sections:
+        raise BenchError(problem)
+    return machine, plan, specs, model_dir, problem
+
+
+def main(argv=None):
+    """Runs the sections; returns 0, 1 if a section failed to measure, 2 for a usage error."""
+    _CLOCK["start"] = time.perf_counter()
+    args = parse_args(argv)
     from keras_colorize.config import ConfigError
     from keras_colorize.data.pipeline import DatasetError
 
-    batches, repeats = (3, 2) if args.quick else (30, args.repeats)
-    steps, train_repeats = (2, 1) if args.quick else (10, 3)
-    training = []
+    sections = set(args.sections)
     try:
-        pipeline = pipeline_throughput(
-            args.data, args.batch_size, args.image_size, batches=batches, repeats=repeats
-        )
-        for item in args.train:
-            family, _, width = item.partition(":")
-            if not width.isdigit():
-                raise ConfigError(f"--train expects FAMILY:WIDTH, e.g. gan:32, got {item!r}")
-            for precision in args.precisions:
-                row = train_throughput(
-                    args.data,
-                    family,
-                    precision,
-                    int(width),
-                    batch_size=args.batch_size,
-                    image_size=args.image_size or 128,
-                    steps=steps,
-                    repeats=train_repeats,
-                )
-                training.append(row)
-    except (DatasetError, ConfigError) as error:
+        machine, plan, specs, model_dir, skip_inference = _prepare(args)
+    except (BenchError, ConfigError, DatasetError) as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return USAGE_ERROR
-    report = {"machine": describe_machine(), "pipeline": pipeline, "training": training}
-    text = _markdown(report)
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "bench.json"), "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=1)
-        with open(os.path.join(args.out, "bench.md"), "w", encoding="utf-8") as handle:
-            handle.write(text)
-    return 0
+
+    from keras_colorize import bench_flops
+
+    report = {
+        "quick": plan["quick"],
+        "machine": machine,
+        "settings": plan,
+        "methods": {
+            "median": "every figure is the median over timed repeats after untimed warm-up",
+            "flops": bench_flops.COUNTED_METHOD,
+            "flops_cross_check": bench_flops.ANALYTIC_METHOD,
+        },
+    }
+    report["seconds"] = {}
+    if "training" in sections:
+        with _timed(report, "training"):
+            report["matmul_peak"], report["training"] = run_training(args.data, plan, specs)
+    if "pipeline" in sections:
+        with _timed(report, "pipeline"):
+            report["pipeline"] = run_pipeline(args.data, plan, report.get("training"))
+    if "inference" in sections:
+        with _timed(report, "inference"):
+            if skip_inference:
+                report["inference"] = {"skipped": skip_inference}
+            else:
+                try:
+                    report["inference"] = run_inference(model_dir, args.data, plan, args)
+                except Exception as error:  # export and loading raise many types
+                    report["inference"] = {"model_dir": model_dir, "error": _one_line(error)}
+    if "scaling" in sections:
+        with _timed(report, "scaling"):
+            report["scaling"] = run_scaling(args.data, plan)
+    report["targets"] = targets(report)
+    report["errors"] = _errors(report)
+    print(write_report(report, args.out))
+    for error in report["errors"]:
+        print(f"bench: error: {error}", file=sys.stderr)
+    return SECTION_FAILED if report["errors"] else 0
+
+
+@contextlib.contextmanager
+def _timed(report, section):
+    """Records the section's wall time in report["seconds"]."""
+    start = time.perf_counter()
+    yield
+    report["seconds"][section] = time.perf_counter() - start
+
+
+def _one_line(error):
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:300]}" if lines else type(error).__name__
 
 
 if __name__ == "__main__":

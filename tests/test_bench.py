@@ -1,32 +1,175 @@
 """The benchmark command keeps working (figures come from real runs, not from this test)."""
 
 import json
+import math
 import os
+import sys
+
+import pytest
 
 from keras_colorize.bench import main
 
+FAMILIES = ("regression", "classification", "gan")
 
-def test_quick_bench_writes_reports(small_dataset, tmp_path):
-    out = str(tmp_path / "bench")
-    args = [
-        "--data",
-        small_dataset,
-        "--out",
-        out,
-        "--quick",
-        "--batch-size",
-        "2",
-        "--image-size",
-        "32",
-    ]
-    assert main([*args, "--train", "regression:4", "--precisions", "float32"]) == 0
+
+def _positive(value):
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(small_dataset, tmp_path_factory):
+    """A run dir as fit leaves it (colorizer.keras + config.json): an untrained tiny regression."""
+    from keras_colorize.config import make_config
+    from keras_colorize.trainers import build_trainer
+
+    config = make_config("regression", "tiny", {"data": small_dataset})
+    folder = tmp_path_factory.mktemp("model")
+    build_trainer(config.model, config.train).inference_model().save(folder / "colorizer.keras")
+    (folder / "config.json").write_text(config.to_json(), encoding="utf-8")
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def quick_report(small_dataset, tiny_model_dir, tmp_path_factory):
+    """One `--quick` run of every section; (exit code, bench.json, bench.md)."""
+    out = str(tmp_path_factory.mktemp("bench"))
+    args = ["--data", small_dataset, "--out", out, "--quick", "--model-dir", tiny_model_dir]
+    code = main(args)
     with open(os.path.join(out, "bench.json"), encoding="utf-8") as handle:
         report = json.load(handle)
-    assert report["pipeline"]["images_per_second"] > 0
-    assert report["machine"]["cores"] >= 1
-    (row,) = report["training"]
-    assert row["family"] == "regression" and row["images_per_second"] > 0
-    assert "Input pipeline" in open(os.path.join(out, "bench.md"), encoding="utf-8").read()
+    with open(os.path.join(out, "bench.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    return code, report, text
+
+
+@pytest.mark.slow
+def test_quick_bench_runs_every_section(quick_report):
+    code, report, text = quick_report
+    assert code == 0, report.get("errors")
+    assert report["quick"] is True and report["errors"] == []
+    machine = report["machine"]
+    assert machine["cpu"] and machine["cores"] >= 1 and machine["tensorflow"]
+    for heading in ("Quick run", "Machine:", "Targets", "1. Training", "2. Input pipeline"):
+        assert heading in text
+    for heading in ("3. Inference", "4. Scaling"):
+        assert heading in text
+
+
+@pytest.mark.slow
+def test_quick_bench_training_section(quick_report):
+    _, report, _ = quick_report
+    peaks = {peak["dtype"]: peak for peak in report["matmul_peak"]}
+    assert set(peaks) == {"float32", "bfloat16"}
+    assert all(_positive(peak["gflops"]) for peak in peaks.values())
+    rows = report["training"]
+    assert {(r["family"], r["precision"]) for r in rows} == {
+        (family, precision) for family in FAMILIES for precision in ("float32", "mixed_bfloat16")
+    }
+    for row in rows:
+        for key in (
+            "images_per_second",
+            "flops_per_image",
+            "analytic_flops_per_image",
+            "achieved_gflops",
+            "peak_gflops",
+            "fraction_of_peak",
+        ):
+            assert _positive(row[key]), (row["family"], row["precision"], key, row.get(key))
+        assert row["peak_gflops"] == peaks[row["compute_dtype"]]["gflops"]
+    assert "counted" in report["methods"]["flops"]
+
+
+@pytest.mark.slow
+def test_quick_bench_pipeline_section(quick_report):
+    _, report, _ = quick_report
+    pipeline = report["pipeline"]
+    assert _positive(pipeline["images_per_second"])
+    assert _positive(pipeline["ratio_to_fastest_training"])
+    fastest = max(row["images_per_second"] for row in report["training"])
+    assert pipeline["fastest_training"]["images_per_second"] == fastest
+    assert isinstance(pipeline["passed"], bool)
+
+
+@pytest.mark.slow
+def test_quick_bench_inference_section(quick_report):
+    _, report, _ = quick_report
+    inference = report["inference"]
+    backends = {row["backend"]: row for row in inference["latency"]}
+    assert set(backends) == {
+        ".keras",
+        "SavedModel serving_default",
+        "TFLite float32",
+        "TFLite int8",
+    }
+    for row in backends.values():
+        assert set(row["latency_ms"]) == {"256x256", "1024x768"}
+        assert all(_positive(ms) for ms in row["latency_ms"].values()), row
+    for variant in ("float32", "int8"):
+        row = backends[f"TFLite {variant}"]
+        assert _positive(row["invoke_ms"]) and row["fixed_input"]["shape"][1] == 32
+    colorize = inference["colorize"]
+    assert colorize["folder"]["photos"] == 4
+    for run in ("startup", "folder", "twelve_mp"):
+        assert _positive(colorize[run]["seconds"]) and _positive(colorize[run]["peak_rss_mb"])
+    assert _positive(colorize["folder"]["images_per_second"])
+    assert isinstance(colorize["twelve_mp"]["memory_passed"], bool)
+
+
+@pytest.mark.slow
+def test_quick_bench_scaling_section_and_targets(quick_report):
+    _, report, _ = quick_report
+    rows = report["scaling"]["rows"]
+    assert [(r["strategy"], r["replicas"], r["workers"]) for r in rows] == [
+        ("mirrored", 1, 1),
+        ("mirrored", 2, 1),
+        ("multiworker", 2, 2),
+    ]
+    for row in rows:
+        assert "error" not in row, row
+        assert row["replicas_in_sync"] == row["replicas"]
+        assert _positive(row["images_per_second"]) and _positive(row["speedup"])
+    names = " ".join(target["name"] for target in report["targets"])
+    for part in ("GAN float32", "input pipeline", "12 MP"):
+        assert part in names
+    assert all(isinstance(target["passed"], bool) for target in report["targets"])
+
+
+def test_child_peak_memory_is_the_childs_own():
+    """A child allocating 150 MB reports about that, not its parent's larger peak (Linux carries
+    the RSS high-water mark across fork and exec)."""
+    import resource
+
+    import numpy as np
+
+    from keras_colorize.bench_process import child_env, run_child
+
+    ballast = np.ones(62_500_000)  # 500 MB held by this (parent) process
+    allocate = "import numpy; a = numpy.ones(18_750_000); print(a.sum())"  # 150 MB
+    result = run_child([sys.executable, "-c", allocate], child_env(), timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "18750000.0"
+    assert 150 < result.peak_rss_mb < 350
+    parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    assert parent_mb > 500 and ballast[-1] == 1.0
+
+
+def test_counted_flops_match_the_analytic_count_for_a_plain_network(small_dataset):
+    """Regression net: convolutions are nearly all its FLOPs, so both counts agree."""
+    import keras
+    import tensorflow as tf
+
+    from keras_colorize import bench_flops
+    from keras_colorize.bench_training import build_bench_trainer
+    from keras_colorize.config import make_config
+
+    keras.mixed_precision.set_global_policy("float32")
+    config = make_config("regression", "tiny", {"train.batch_size": 2})
+    trainer = build_bench_trainer(config, None)
+    batch = (tf.zeros((2, 32, 32, 1)), tf.zeros((2, 32, 32, 2)))
+    trainer.fit(tf.data.Dataset.from_tensors(batch), epochs=1, shuffle=False, verbose=0)
+    counted = bench_flops.counted_train_flops(trainer, 2, 32)
+    analytic = bench_flops.analytic_train_flops(trainer, 32)
+    assert 0.9 < counted["flops_per_image"] / analytic < 1.1
+    assert "Conv2D" in counted["by_op_type"]
 
 
 def test_bench_on_a_missing_folder_is_a_usage_error(tmp_path, capsys):
@@ -37,3 +180,15 @@ def test_bench_on_a_missing_folder_is_a_usage_error(tmp_path, capsys):
 def test_bench_bad_train_item_is_a_usage_error(small_dataset, capsys):
     assert main(["--data", small_dataset, "--quick", "--train", "gan"]) == 2
     assert "FAMILY:WIDTH" in capsys.readouterr().err
+
+
+def test_bench_size_off_the_network_stride_is_a_usage_error(small_dataset, capsys):
+    # The default and paper GANs need multiples of 128 px.
+    assert main(["--data", small_dataset, "--image-size", "32", "--sections", "training"]) == 2
+    assert "stride" in capsys.readouterr().err
+
+
+def test_bench_model_dir_without_a_colorizer_is_a_usage_error(small_dataset, tmp_path, capsys):
+    args = ["--data", small_dataset, "--quick", "--model-dir", str(tmp_path)]
+    assert main(args) == 2
+    assert "colorizer.keras" in capsys.readouterr().err
