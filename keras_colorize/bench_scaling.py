@@ -16,12 +16,12 @@ multi-worker runs. The global batch is the same in every set-up.
 
 import argparse
 import json
-import socket
 import statistics
 import sys
 import tempfile
 
 from keras_colorize.bench_process import child_env, python_module, run_children
+from keras_colorize.distribute import local_worker_addresses
 
 MODULE = "keras_colorize.bench_scaling"
 SETUPS = (
@@ -29,18 +29,6 @@ SETUPS = (
     ("MirroredStrategy, 2 logical CPU devices", "mirrored", 2),
     ("MultiWorkerMirroredStrategy, 2 local workers", "multiworker", 2),
 )
-
-
-def _free_ports(count):
-    """Ports free right now on 127.0.0.1 (all held open together, so they differ)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _worker_args(data_dir, family, preset, image_size, batch_size, precision, steps, repeats):
@@ -85,7 +73,7 @@ def scaling(
             results = run_children([(command, child_env())], timeout)
             workers = 1
         else:
-            cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(replicas)]}
+            cluster = {"worker": local_worker_addresses(replicas)}
             command = python_module(MODULE, *common, "--mode", mode)
             commands = []
             for index in range(replicas):

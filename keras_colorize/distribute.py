@@ -19,6 +19,7 @@ Measured with Keras 3.15 on tf.distribute (tests/test_distribute.py):
 import csv
 import json
 import os
+import socket
 import time
 
 import keras
@@ -60,6 +61,21 @@ def split_cpu(replicas):
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * replicas
     )
+
+
+def local_worker_addresses(count):
+    """`count` "127.0.0.1:PORT" addresses free right now, for a cluster of local workers.
+
+    The sockets are held open together while choosing, so the ports differ.
+    """
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [f"127.0.0.1:{sock.getsockname()[1]}" for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _task():

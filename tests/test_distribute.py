@@ -12,13 +12,14 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+
+from keras_colorize.distribute import local_worker_addresses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = ("regression", "classification", "gan")
@@ -208,18 +209,6 @@ def test_fit_cli_mirrored_two_cpu_replicas(small_dataset, tmp_path):
 MULTIWORKER_EPOCHS = 2
 
 
-def _free_ports(count):
-    """Ports free right now on 127.0.0.1 (all held open together, so they differ)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def _run_worker_pair(family, dataset, run_dir, log_dir, timeout=240):
     """Runs the two workers of one cluster concurrently; returns [(returncode, stdout, stderr)].
 
@@ -227,7 +216,7 @@ def _run_worker_pair(family, dataset, run_dir, log_dir, timeout=240):
     the other worker writes only into run_dir/.worker-1. Output goes to files
     (a full pipe would stall a worker while the other waits for it).
     """
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = {"worker": local_worker_addresses(2)}
     command = [
         sys.executable, "-m", "keras_colorize.fit", "--model", family, "--preset", "tiny",
         "--data", dataset, "--run-dir", run_dir, "--strategy", "multiworker",
