@@ -2,7 +2,7 @@
 
 Every family trains on the same pairs: the normalised lightness as input and
 the normalised ab as target. The classification trainer soft-encodes ab into
-its 313-bin targets in-graph, inside its train_step, so the pipeline stays
+its quantised-bin targets in-graph, inside its train_step, so the pipeline stays
 family-agnostic and the soft-encoding runs on the accelerator.
 """
 
