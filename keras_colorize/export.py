@@ -44,12 +44,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_colorize import color, tflite_export
-from keras_colorize import constants as C
 from keras_colorize.config import ConfigError, load_config
 from keras_colorize.inference import L_TO_AB_SIGNATURE, METADATA_FILE
 from keras_colorize.models import network_stride
 from keras_colorize.quantize import AnnealedMeanDecode
-from keras_colorize.trainers import GANTrainer, build_trainer, compile_trainer
+from keras_colorize.trainers import GANTrainer, build_float32_trainer, compile_trainer
 
 USAGE_ERROR = 2
 DEFAULT_MODEL_NAME = "colorizer"  # the serving image's MODEL_NAME (Dockerfile)
@@ -219,29 +218,22 @@ def _check_colorizer(model, source):
 
 def _colorizer_from_checkpoint(config, path):
     """Rebuilds the run's trainer exactly as fit does, loads its weights, returns the colorizer."""
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
+    trainer = compile_trainer(build_float32_trainer(config.model, config.train), config.train)
+    size = config.train.image_size
+    # Create every variable the checkpoint holds (networks and optimizer state).
+    trainer(tf.zeros((1, size, size, 1)))
+    if isinstance(trainer, GANTrainer):
+        trainer.discriminator([tf.zeros((1, size, size, 1)), tf.zeros((1, size, size, 2))])
+        trainer.build_optimizers()
+    else:
+        trainer.optimizer.build(trainer.trainable_variables)
     try:
-        # A dummy prior: it only sets loss weights, which are not in the checkpoint.
-        prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))
-        trainer = compile_trainer(build_trainer(config.model, config.train, prior), config.train)
-        size = config.train.image_size
-        # Create every variable the checkpoint holds (networks and optimizer state).
-        trainer(tf.zeros((1, size, size, 1)))
-        if isinstance(trainer, GANTrainer):
-            trainer.discriminator([tf.zeros((1, size, size, 1)), tf.zeros((1, size, size, 2))])
-            trainer.build_optimizers()
-        else:
-            trainer.optimizer.build(trainer.trainable_variables)
-        try:
-            trainer.load_weights(path)
-        except Exception as error:  # h5py and Keras raise many types for a bad file
-            raise ExportError(
-                f"checkpoint {path} does not load into the run's {config.model.family} "
-                f"model ({_error_text(error)})"
-            ) from None
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
+        trainer.load_weights(path)
+    except Exception as error:  # h5py and Keras raise many types for a bad file
+        raise ExportError(
+            f"checkpoint {path} does not load into the run's {config.model.family} "
+            f"model ({_error_text(error)})"
+        ) from None
     return trainer.inference_model()
 
 

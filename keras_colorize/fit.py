@@ -180,24 +180,11 @@ def steps_per_epoch(config, manifest):
 
 def save_colorizer(trainer, config, path):
     """Saves the inference network as a float32 .keras file, whatever the training policy."""
-    import keras
+    from keras_colorize.trainers import build_float32_trainer
 
-    from keras_colorize.trainers import build_trainer
-
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        # A dummy prior: only the network's shape matters, the weights are copied.
-        import numpy as np
-
-        from keras_colorize import constants as C
-
-        prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))
-        fresh = build_trainer(config.model, config.train, prior).inference_model()
-        fresh.set_weights(trainer.inference_model().get_weights())
-        fresh.save(path)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
+    fresh = build_float32_trainer(config.model, config.train).inference_model()
+    fresh.set_weights(trainer.inference_model().get_weights())
+    fresh.save(path)
     return path
 
 

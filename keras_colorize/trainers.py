@@ -258,6 +258,22 @@ def build_trainer(model_config, train_config, prior_grid=None):
     return GANTrainer(generator, discriminator, train_config.l1_weight, name="gan_trainer")
 
 
+def build_float32_trainer(model_config, train_config):
+    """The family's trainer built under the float32 policy, for saving or exporting.
+
+    A uniform prior stands in for the training one: it only sets the loss
+    weights, which are neither part of the colorizer nor of a checkpoint.
+    The global policy is restored afterwards.
+    """
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        uniform_prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))
+        return build_trainer(model_config, train_config, uniform_prior)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
 def make_optimizer(train_config, learning_rate=None):
     """Adam (AdamW when weight decay is set), as in the paper for every family."""
     learning_rate = learning_rate or train_config.learning_rate
