@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_colorize.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image
+from keras_colorize.png import encode_png
 
 PROG = "colorize"
 USAGE_ERROR = 2
@@ -31,7 +32,6 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = "colorized"
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
 JPEG_QUALITY = 95
-PNG_COMPRESS_LEVEL = 1
 COMPARE_SUFFIX = "_compare"
 # A batch closes at --batch-size photos or once it holds this many pixels, so
 # big scans are colorized one or two at a time (about 10 bytes per pixel live).
@@ -277,19 +277,19 @@ def save_image(rgb, alpha, path, fmt):
     The image goes to a hidden file beside path first and is renamed onto it, so
     an interrupted run never leaves a half-written photo that a re-run would skip.
     """
-    from PIL import Image
-
     pixels = np.dstack([rgb, alpha]) if alpha is not None and fmt == "png" else rgb
-    image = Image.fromarray(pixels)
     folder, name = os.path.split(path)
     os.makedirs(folder or ".", exist_ok=True)
     temporary = os.path.join(folder, f".{name}.{os.getpid()}.part")
-    # PNG level 1: on a 12 MP photo ~5x faster to write than Pillow's default 6
-    # for ~17% more bytes (measured); the pixels are lossless at every level.
-    params = {"quality": JPEG_QUALITY} if fmt == "jpeg" else {"compress_level": PNG_COMPRESS_LEVEL}
     try:
         with open(temporary, "xb") as handle:
-            image.save(handle, format=fmt.upper(), **params)
+            if fmt == "png":
+                # Deflated on all cores: Pillow's one-core PNG took ~0.55 s of a 12 MP photo.
+                handle.write(encode_png(pixels))
+            else:
+                from PIL import Image
+
+                Image.fromarray(pixels).save(handle, format="JPEG", quality=JPEG_QUALITY)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -8,9 +8,13 @@ built FROM those TF functions, so both paths agree to a level:
 - linear -> sRGB uint8: 2^16 entries over [0, 1] (the sRGB curve's steepest
   slope turns a 1/65535 step into 0.05 of a level).
 What remains per pixel is a 3x3 matrix, a cube / cube root and a table look-up.
+Strips of rows run on all cores at once (numpy and OpenCV release the GIL);
+a gray photo's lightness is a 256-entry table of its level.
 """
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -19,10 +23,28 @@ import tensorflow as tf
 from keras_colorize import constants as C
 from keras_colorize.color import linear_to_srgb, srgb_to_linear
 
-STRIP_ROWS = 512  # rows converted at a time: bounded temporaries on a 40 MP scan
+STRIP_ROWS = 64  # rows per strip: cache-sized temporaries, few first-touch page faults
 _LINEAR_STEPS = 65535
 # f(t) of CIE Lab switches from the linear segment to the cube root here; in f-space:
 _F_BREAK = C.LAB_EPSILON ** (1.0 / 3.0)
+# XYZ -> linear RGB with the white point folded in: one matrix instead of two passes.
+_XYZ_NORM_TO_LINEAR = (C.XYZ_TO_RGB * C.D65_WHITE[None, :]).astype(np.float32)
+
+
+def _workers():
+    return max(1, min(len(os.sched_getaffinity(0)), 8))
+
+
+def _by_strips(function, height):
+    """Calls function(top, rows) for every strip of STRIP_ROWS rows, on all cores."""
+    tops = range(0, height, STRIP_ROWS)
+    if len(tops) == 1 or _workers() == 1:
+        for top in tops:
+            function(top, min(STRIP_ROWS, height - top))
+        return
+    with ThreadPoolExecutor(_workers()) as pool:
+        # list() re-raises a strip's exception here.
+        list(pool.map(lambda top: function(top, min(STRIP_ROWS, height - top)), tops))
 
 
 @functools.cache
@@ -49,22 +71,49 @@ def _lightness_strip(rgb):
     return (116.0 * f - 16.0).astype(np.float32)[..., None]
 
 
+@functools.cache
+def _gray_lightness_table():
+    """float32 (256,): L of the gray level k (R = G = B = k), by the general formula."""
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=-1)
+    return _lightness_strip(ramp)[:, 0, 0]
+
+
+def _is_gray(rgb):
+    return np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
+
+
 def lightness(rgb):
     """L (H, W, 1) float32 in [0, 100] of a uint8 RGB (H, W, 3) image (CIE Lab, D65)."""
     rgb = np.asarray(rgb, dtype=np.uint8)
-    return np.concatenate(
-        [_lightness_strip(rgb[i : i + STRIP_ROWS]) for i in range(0, len(rgb), STRIP_ROWS)]
-    )
+    if _is_gray(rgb):  # most inputs: a table look-up of the formula's values
+        return _gray_lightness_table()[rgb[..., :1]]
+    out = np.empty(rgb.shape[:2] + (1,), np.float32)
+
+    def strip(top, rows):
+        out[top : top + rows] = _lightness_strip(rgb[top : top + rows])
+
+    _by_strips(strip, len(rgb))
+    return out
 
 
 def _lab_to_rgb_strip(lightness_strip, ab_strip):
+    # In-place float32 steps: this runs on every pixel of the photo.
     fy = (lightness_strip[..., 0] + 16.0) / 116.0
-    f = np.stack([fy + ab_strip[..., 0] / 500.0, fy, fy - ab_strip[..., 1] / 200.0], axis=-1)
-    t = np.where(f > _F_BREAK, f * f * f, (f - C.LAB_LINEAR_OFFSET) / C.LAB_LINEAR_SLOPE)
-    xyz = np.maximum(t, 0.0) * C.D65_WHITE.astype(np.float32)
-    linear = cv2.transform(xyz.astype(np.float32), C.XYZ_TO_RGB.astype(np.float32))
-    index = np.rint(np.clip(linear, 0.0, 1.0) * _LINEAR_STEPS).astype(np.int32)
-    return _to_srgb_table()[index]
+    f = np.empty(fy.shape + (3,), np.float32)  # f(X/Xn), f(Y/Yn), f(Z/Zn)
+    np.add(fy, ab_strip[..., 0] / 500.0, out=f[..., 0])
+    f[..., 1] = fy
+    np.subtract(fy, ab_strip[..., 1] / 200.0, out=f[..., 2])
+    t = f * f
+    t *= f
+    linear_segment = f <= _F_BREAK
+    f -= C.LAB_LINEAR_OFFSET
+    f /= C.LAB_LINEAR_SLOPE
+    np.copyto(t, f, where=linear_segment)
+    np.maximum(t, 0.0, out=t)  # X/Xn, Y/Yn, Z/Zn
+    linear = cv2.transform(t, _XYZ_NORM_TO_LINEAR).reshape(len(t), -1)
+    # Saturating conversion: clip to [0, 1], scale, round half to even (like np.rint).
+    index = cv2.multiply(linear, _LINEAR_STEPS, dtype=cv2.CV_16U)
+    return _to_srgb_table()[index].reshape(t.shape)
 
 
 def recombine(lightness_full, ab_small):
@@ -77,12 +126,14 @@ def recombine(lightness_full, ab_small):
     ab_small = np.asarray(ab_small, dtype=np.float32)
     out = np.empty((height, width, 3), np.uint8)
     xs = ((np.arange(width) + 0.5) * ab_small.shape[1] / width - 0.5).astype(np.float32)
-    for top in range(0, height, STRIP_ROWS):
-        rows = min(STRIP_ROWS, height - top)
+
+    def strip(top, rows):
         ys = ((np.arange(top, top + rows) + 0.5) * ab_small.shape[0] / height - 0.5).astype(
             np.float32
         )
         map_x, map_y = np.meshgrid(xs, ys)
         ab = cv2.remap(ab_small, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out[top : top + rows] = _lab_to_rgb_strip(lightness_full[top : top + rows], ab)
+
+    _by_strips(strip, height)
     return out

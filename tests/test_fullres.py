@@ -40,3 +40,14 @@ def test_gray_round_trip_keeps_every_level():
     gray = np.repeat(levels[:, None, None], 3, axis=-1)  # (256, 1, 3)
     back = fullres.recombine(fullres.lightness(gray), np.zeros((256, 1, 2), np.float32))
     assert np.abs(back.astype(int) - gray.astype(int)).max() <= 1
+
+
+def test_gray_lightness_table_gives_the_formula_values():
+    gray = np.random.default_rng(4).integers(0, 256, (1100, 23), dtype=np.uint8)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    formula = fullres._lightness_strip(rgb)
+    assert np.abs(fullres.lightness(rgb) - formula).max() < 1e-4  # float rounding only
+    almost_gray = rgb.copy()
+    almost_gray[1099, 22, 2] ^= 1  # one pixel off gray: the general path, still right
+    expected = fullres._lightness_strip(almost_gray)
+    assert np.abs(fullres.lightness(almost_gray) - expected).max() < 1e-4
