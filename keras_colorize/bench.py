@@ -5,11 +5,13 @@
 writes bench.json and bench.md: the machine first, then one table per section,
 each figure a median over repeats after warm-up:
 
-1. training: a matmul peak per dtype, and per family at the "default" and
-   "paper" presets' widths, in float32 and mixed_bfloat16 (mixed_float16 with a
-   GPU): images/second, training FLOPs per image (counted from the train step's
-   graph, keras_colorize.bench_flops), achieved FLOP/s and its fraction of the
-   peak of the same dtype (keras_colorize.bench_training);
+1. training: a matmul peak per dtype (with numpy's BLAS as a second opinion),
+   and per family at the "default" and "paper" presets' widths, in float32 and
+   mixed_bfloat16 (mixed_float16 with a GPU): images/second, training FLOPs per
+   image (analytic model FLOPs, and counted from the train step's graph:
+   keras_colorize.bench_flops), achieved FLOP/s and its fraction of the peak of
+   the same dtype (keras_colorize.bench_training); with --torch-python, the
+   reference pix2pix step in PyTorch beside our GAN (keras_colorize.bench_reference);
 2. the input pipeline alone, and its ratio to the fastest training step;
 3. inference latency through .keras, the SavedModel and each TFLite variant,
    and the colorize command end to end (keras_colorize.bench_inference,
@@ -137,6 +139,12 @@ def parse_args(argv):
         help="side of the exported TFLite files (default 256; --quick the working size)",
     )
     parser.add_argument(
+        "--torch-python",
+        metavar="PYTHON",
+        help="an interpreter that has torch: also time the reference pix2pix step in PyTorch "
+        "(keras_colorize/bench_pytorch_pix2pix.py) next to every GAN the training section times",
+    )
+    parser.add_argument(
         "--scaling-family",
         default="gan",
         choices=["regression", "classification", "gan"],
@@ -261,6 +269,8 @@ def run_training(data_dir, plan, specs):
         for dtype in dtypes
     ]
     peak_by_dtype = {p["dtype"]: p["gflops"] for p in peaks}
+    if "float32" in dtypes:  # a second opinion from another library's matmul
+        peaks.append({**bench_training.numpy_matmul_peak(plan["matmul_size"]), "cross_check": True})
     rows, flops_cache = [], {}
     for label, family, preset, overrides in specs:
         for precision in plan["precisions"]:
@@ -277,6 +287,19 @@ def run_training(data_dir, plan, specs):
             row["preset"] = label
             rows.append(bench_training.add_efficiency(row, peak_by_dtype))
     return peaks, rows
+
+
+def run_reference(python, plan, training_rows):
+    """The PyTorch pix2pix beside every timed GAN; an error is recorded, not raised."""
+    from keras_colorize import bench_reference
+
+    _progress("training: the PyTorch pix2pix reference (subprocesses)")
+    try:
+        return {
+            "rows": bench_reference.compare(python, training_rows, plan["steps"], plan["repeats"])
+        }
+    except bench_reference.TorchReferenceError as error:
+        return {"error": str(error)}
 
 
 def run_pipeline(data_dir, plan, training_rows):
@@ -374,6 +397,17 @@ def targets(report):
                     "passed": row["fraction_of_peak"] >= TARGET_GAN_FRACTION,
                 }
             )
+    for row in report.get("reference", {}).get("rows", []):
+        if row["precision"] == "mixed_bfloat16":
+            found.append(
+                {
+                    "name": f"GAN {row['preset']} (G {row['width']} / D {row['disc_width']}), "
+                    "our mixed_bfloat16 images/s over the PyTorch pix2pix's float32 images/s",
+                    "value": row["ratio_to_float32"],
+                    "target": "> 1",
+                    "passed": row["ratio_to_float32"] > 1,
+                }
+            )
     pipeline = report.get("pipeline", {})
     if "ratio_to_fastest_training" in pipeline:
         found.append(
@@ -422,7 +456,7 @@ def targets(report):
 def _errors(report):
     errors = []
     inference = report.get("inference", {})
-    for part in (inference, inference.get("colorize", {})):
+    for part in (report.get("reference", {}), inference, inference.get("colorize", {})):
         if "error" in part:
             errors.append(part["error"])
     for row in report.get("scaling", {}).get("rows", []):
@@ -461,6 +495,13 @@ def _prepare(args):
             f"unknown TFLite variants {sorted(unknown)}; expected some of "
             + ", ".join(tflite_export.VARIANTS)
         )
+    if args.torch_python and "training" in args.sections:
+        from keras_colorize.bench_reference import TorchReferenceError, check_python
+
+        try:
+            check_python(args.torch_python)
+        except TorchReferenceError as error:
+            raise BenchError(str(error)) from None
     if args.photos and not os.path.isdir(args.photos):
         raise BenchError(f"--photos {args.photos} is not a folder")
     model_dir = args.model_dir or default_model_dir()
@@ -494,14 +535,16 @@ def main(argv=None):
         "settings": plan,
         "methods": {
             "median": "every figure is the median over timed repeats after untimed warm-up",
-            "flops": bench_flops.COUNTED_METHOD,
-            "flops_cross_check": bench_flops.ANALYTIC_METHOD,
+            "flops": bench_flops.ANALYTIC_METHOD,
+            "flops_cross_check": bench_flops.COUNTED_METHOD,
         },
     }
     report["seconds"] = {}
     if "training" in sections:
         with _timed(report, "training"):
             report["matmul_peak"], report["training"] = run_training(args.data, plan, specs)
+            if args.torch_python:
+                report["reference"] = run_reference(args.torch_python, plan, report["training"])
     if "pipeline" in sections:
         with _timed(report, "pipeline"):
             report["pipeline"] = run_pipeline(args.data, plan, report.get("training"))

@@ -1,6 +1,6 @@
 """Training FLOPs per image, counted two ways: from the train step's graph, and analytically.
 
-Counted (the figure the benchmark uses): the trainer's own ``train_step`` is
+Counted (a cross-check): the trainer's own ``train_step`` is
 traced as a ``tf.function`` at the benchmark's batch and image size, and TF's
 profiler (``tf.compat.v1.profiler``, the per-op "flops" statistics TF registers
 for Conv2D, Conv2DBackpropInput/Filter, MatMul, element-wise ops ...) is summed
@@ -15,11 +15,14 @@ activations, resizes) count as zero. One known bias of TF's rules: the
 backprop formulas use the padded input size, so the PatchGAN's stride-1
 convolutions count ~1.4x their forward cost.
 
-Analytic (a cross-check): 2 * kh * kw * Cin * Cout per output pixel of every
-convolution (per input pixel for a transposed one), summed over one forward
-pass of each network the step runs, times 3 for forward + backward (the usual
-rule: the backward pass computes input and weight gradients, each about one
-forward). The GAN's step runs the generator once and the discriminator twice.
+Analytic (the model FLOPs the fraction of peak uses): 2 * kh * kw * Cin * Cout
+per output pixel of every convolution (per input pixel for a transposed one),
+summed over one forward pass of a network. A backward pass costs one forward
+for the input gradients plus one for the weight gradients. Per training step:
+the regression and classification networks 3 forwards; the GAN's generator 3
+(forward, both gradients) and its discriminator 7: two forwards (real and
+generated pair), input and weight gradients of both for D's loss (4), and the
+input gradients of the generated pair's pass again for G's loss (1).
 """
 
 import keras
@@ -31,10 +34,13 @@ COUNTED_METHOD = (
     "BatchNorm and optimizer arithmetic; divided by the batch size"
 )
 ANALYTIC_METHOD = (
-    "analytic cross-check: 3 x forward convolution FLOPs (2*kh*kw*Cin*Cout per output "
-    "pixel; per input pixel for transposed convs), summed over the networks a step runs "
-    "(GAN: G once, D twice)"
+    "analytic (model FLOPs): forward convolution FLOPs (2*kh*kw*Cin*Cout per output pixel; "
+    "per input pixel for transposed convs) x 3 for a network trained by the step (forward, "
+    "input and weight gradients); the GAN step: G x 3, D x 7 (forward on the real and the "
+    "generated pair, both gradients of both for D's loss, input gradients of the generated "
+    "pair's pass again for G's loss)"
 )
+GAN_DISCRIMINATOR_FORWARDS = 7  # see ANALYTIC_METHOD
 
 
 def _live_op_names(graph):
@@ -130,11 +136,11 @@ def forward_conv_flops(network, input_shapes):
 
 
 def analytic_train_flops(trainer, image_size):
-    """3 x the forward convolution FLOPs of every network pass of one training step, per image."""
+    """The convolution FLOPs of one training step per image (module doc: analytic)."""
     size = image_size
-    forward = forward_conv_flops(trainer.network, [(size, size, 1)])
+    flops = 3 * forward_conv_flops(trainer.network, [(size, size, 1)])
     discriminator = getattr(trainer, "discriminator", None)
     if discriminator is not None:
-        # pix2pix: D judges the real pair and the generated pair.
-        forward += 2 * forward_conv_flops(discriminator, [(size, size, 1), (size, size, 2)])
-    return 3 * forward
+        d_forward = forward_conv_flops(discriminator, [(size, size, 1), (size, size, 2)])
+        flops += GAN_DISCRIMINATOR_FORWARDS * d_forward
+    return flops

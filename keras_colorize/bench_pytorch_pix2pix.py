@@ -137,6 +137,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--ndf", type=int, default=64)
+    parser.add_argument("--num-downs", type=int, default=7, help="U-Net depth (7: unet_128)")
+    parser.add_argument("--n-layers", type=int, default=3, help="PatchGAN depth")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
@@ -146,8 +148,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
-    generator = unet_generator(ngf=args.ngf).train()
-    discriminator = patch_discriminator(ndf=args.ndf).train()
+    generator = unet_generator(num_downs=args.num_downs, ngf=args.ngf).train()
+    discriminator = patch_discriminator(ndf=args.ndf, n_layers=args.n_layers).train()
     step = make_step(generator, discriminator, args.dtype)
     real_l = torch.rand(args.batch_size, 1, args.size, args.size) * 2 - 1
     real_ab = torch.rand(args.batch_size, 2, args.size, args.size) * 2 - 1
@@ -165,6 +167,8 @@ def main(argv=None):
                 "framework": f"PyTorch {torch.__version__}",
                 "threads": torch.get_num_threads(),
                 "ngf": args.ngf,
+                "num_downs": args.num_downs,
+                "n_layers": args.n_layers,
                 "ndf": args.ndf,
                 "size": args.size,
                 "batch_size": args.batch_size,

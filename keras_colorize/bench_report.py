@@ -65,14 +65,18 @@ def _training(report):
         "",
     ]
     peaks = [
-        [p["dtype"], f"{p['size']}x{p['size']}", _f(p["gflops"], ".0f"), p["device"]]
+        [
+            p["dtype"],
+            f"{p['size']}x{p['size']}",
+            _f(p["gflops"], ".0f"),
+            p["device"] + (" (cross-check)" if p.get("cross_check") else ""),
+        ]
         for p in report["matmul_peak"]
     ]
-    lines += ["Matmul peak (square tf.matmul, same run):", ""]
+    lines += ["Matmul peak (square matmul, same run; tf.matmul is the peak used below):", ""]
     lines += _table(["dtype", "matmul", "GFLOP/s", "device"], peaks)
     rows = []
     for row in report["training"]:
-        fraction = row.get("fraction_of_peak")
         rows.append(
             [
                 row["family"],
@@ -80,11 +84,12 @@ def _training(report):
                 _width(row),
                 row["precision"],
                 _f(row["images_per_second"]),
-                _f(row.get("flops_per_image", 0) / 1e9, ".3g"),
                 _f(row.get("analytic_flops_per_image", 0) / 1e9, ".3g"),
+                _f(row.get("flops_per_image", 0) / 1e9, ".3g"),
                 _f(row.get("achieved_gflops"), ".0f"),
                 _f(row.get("peak_gflops"), ".0f"),
-                _f(None if fraction is None else 100 * fraction, ".0f"),
+                _percent(row.get("fraction_of_peak")),
+                _percent(row.get("fraction_of_peak_counted")),
             ]
         )
     header = [
@@ -93,20 +98,70 @@ def _training(report):
         "width",
         "precision",
         "images/s",
+        "GFLOP/image (model)",
         "GFLOP/image (counted)",
-        "GFLOP/image (analytic)",
-        "achieved GFLOP/s",
+        "achieved GFLOP/s (model)",
         "peak GFLOP/s (same dtype)",
-        "% of peak",
+        "% of peak (model)",
+        "% of peak (counted)",
     ]
     lines += _table(header, rows)
     methods = report["methods"]
     lines += [
-        f"FLOPs per image: {methods['flops']}. Achieved = counted FLOPs/image x images/s.",
-        f"GFLOP/image (analytic) is the {methods['flops_cross_check']}.",
+        f"GFLOP/image (model): {methods['flops']}. Achieved = model FLOPs/image x images/s.",
+        f"GFLOP/image (counted): {methods['flops_cross_check']}.",
         "",
     ]
-    return lines
+    return lines + _reference(report.get("reference"))
+
+
+def _percent(fraction):
+    return _f(None if fraction is None else 100 * fraction, ".0f")
+
+
+def _reference(reference):
+    if not reference:
+        return []
+    lines = [
+        "Reference: the official pix2pix training step in PyTorch, same machine, same run "
+        "(keras_colorize/bench_pytorch_pix2pix.py):",
+        "",
+    ]
+    if "error" in reference:
+        return lines + [f"Not measured: {reference['error']}", ""]
+    rows = [
+        [
+            row["preset"],
+            f"G {row['width']} / D {row['disc_width']}",
+            row["precision"],
+            _f(row["images_per_second"]),
+            f"{row['reference']['images_per_second']:.1f} ({row['reference']['dtype']})",
+            _f(row["ratio_same_dtype"], ".2f"),
+            _f(row["reference_float32"]["images_per_second"]),
+            _f(row["ratio_to_float32"], ".2f"),
+        ]
+        for row in reference["rows"]
+    ]
+    header = [
+        "preset",
+        "width",
+        "ours",
+        "ours images/s",
+        "PyTorch images/s (same dtype)",
+        "ratio",
+        "PyTorch float32 images/s",
+        "ours / PyTorch float32",
+    ]
+    if not rows:
+        return lines + ["No GAN was timed.", ""]
+    first = reference["rows"][0]["reference"]
+    notes = [
+        f"{first['framework']}, {first['threads']} threads, NCHW as the official code runs; "
+        "bfloat16 = torch.autocast. Its step runs D three times (ours twice: the generated "
+        "pair's forward pass serves both losses).",
+        "",
+    ]
+    return lines + _table(header, rows) + notes
 
 
 def _pipeline(report):

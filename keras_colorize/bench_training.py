@@ -46,6 +46,29 @@ def matmul_peak(dtype, size=2048, warmup=2, repeats=5, per_repeat=3):
     }
 
 
+def numpy_matmul_peak(size=2048, repeats=5):
+    """GFLOP/s of a square float32 matmul in numpy (its BLAS): a second opinion on the peak."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((size, size), dtype=np.float32) for _ in range(2))
+    a @ b
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        rates.append(2 * size**3 / (time.perf_counter() - start) / 1e9)
+    config = np.show_config(mode="dicts") or {}
+    blas = config.get("Build Dependencies", {}).get("blas", {}).get("name", "BLAS")
+    return {
+        "dtype": "float32",
+        "size": size,
+        "gflops": statistics.median(rates),
+        "repeats": rates,
+        "device": f"numpy {np.__version__} ({blas})",
+    }
+
+
 def pipeline_throughput(data_dir, batch_size, image_size=None, batches=20, warmup=5, repeats=3):
     """Images/second of make_dataset's training stream (decode, augment, Lab, batch).
 
@@ -178,6 +201,8 @@ def train_throughput(data_dir, config, steps=10, repeats=3, count_flops=True):
         "family": model.family,
         "width": model.width,
         "disc_width": model.disc_width if model.family == "gan" else None,
+        "num_downs": model.num_downs if model.family == "gan" else None,
+        "disc_layers": model.disc_layers if model.family == "gan" else None,
         "precision": train.precision,
         "batch_size": train.batch_size,
         "image_size": train.image_size,
@@ -189,14 +214,22 @@ def train_throughput(data_dir, config, steps=10, repeats=3, count_flops=True):
 
 
 def add_efficiency(row, peaks):
-    """Adds achieved FLOP/s and its fraction of the same dtype's matmul peak to a training row."""
+    """Adds achieved FLOP/s and its fraction of the same dtype's matmul peak to a training row.
+
+    The analytic (model) FLOPs give the main figure, as is usual for "model FLOPs
+    utilisation"; the counted FLOPs (which include element-wise ops and overcount
+    some backprop convolutions, keras_colorize.bench_flops) a second one.
+    """
     dtype = COMPUTE_DTYPES[row["precision"]]
     peak = peaks.get(dtype)
-    if "flops_per_image" not in row:
+    if "analytic_flops_per_image" not in row:
         return row
-    achieved = row["flops_per_image"] * row["images_per_second"] / 1e9
+    achieved = row["analytic_flops_per_image"] * row["images_per_second"] / 1e9
+    counted = row["flops_per_image"] * row["images_per_second"] / 1e9
     row["compute_dtype"] = dtype
     row["achieved_gflops"] = achieved
+    row["achieved_gflops_counted"] = counted
     row["peak_gflops"] = peak
     row["fraction_of_peak"] = achieved / peak if peak else None
+    row["fraction_of_peak_counted"] = counted / peak if peak else None
     return row

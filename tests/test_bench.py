@@ -1,5 +1,6 @@
 """The benchmark command keeps working (figures come from real runs, not from this test)."""
 
+import importlib.util
 import json
 import math
 import os
@@ -58,8 +59,10 @@ def test_quick_bench_runs_every_section(quick_report):
 @pytest.mark.slow
 def test_quick_bench_training_section(quick_report):
     _, report, _ = quick_report
-    peaks = {peak["dtype"]: peak for peak in report["matmul_peak"]}
+    peaks = {p["dtype"]: p for p in report["matmul_peak"] if not p.get("cross_check")}
     assert set(peaks) == {"float32", "bfloat16"}
+    (numpy_peak,) = [p for p in report["matmul_peak"] if p.get("cross_check")]
+    assert numpy_peak["dtype"] == "float32" and "numpy" in numpy_peak["device"]
     assert all(_positive(peak["gflops"]) for peak in peaks.values())
     rows = report["training"]
     assert {(r["family"], r["precision"]) for r in rows} == {
@@ -73,10 +76,14 @@ def test_quick_bench_training_section(quick_report):
             "achieved_gflops",
             "peak_gflops",
             "fraction_of_peak",
+            "fraction_of_peak_counted",
         ):
             assert _positive(row[key]), (row["family"], row["precision"], key, row.get(key))
         assert row["peak_gflops"] == peaks[row["compute_dtype"]]["gflops"]
-    assert "counted" in report["methods"]["flops"]
+        expected = row["analytic_flops_per_image"] * row["images_per_second"] / 1e9
+        assert row["achieved_gflops"] == pytest.approx(expected)
+    assert "analytic" in report["methods"]["flops"]
+    assert "counted" in report["methods"]["flops_cross_check"]
 
 
 @pytest.mark.slow
@@ -192,3 +199,44 @@ def test_bench_model_dir_without_a_colorizer_is_a_usage_error(small_dataset, tmp
     args = ["--data", small_dataset, "--quick", "--model-dir", str(tmp_path)]
     assert main(args) == 2
     assert "colorizer.keras" in capsys.readouterr().err
+
+
+def test_bench_torch_python_without_torch_is_a_usage_error(small_dataset, capsys):
+    # This interpreter has no torch (keras-colorize does not depend on it).
+    if importlib.util.find_spec("torch"):
+        pytest.skip("torch is installed here")
+    args = ["--data", small_dataset, "--quick", "--torch-python", sys.executable]
+    assert main(args) == 2
+    assert "cannot import torch" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not os.environ.get("KERAS_COLORIZE_TORCH_PYTHON"),
+    reason="set KERAS_COLORIZE_TORCH_PYTHON to an interpreter with torch",
+)
+def test_pytorch_reference_runs_the_same_architecture():
+    from keras_colorize import bench_reference
+
+    ours = {
+        "family": "gan",
+        "preset": "tiny",
+        "precision": "mixed_bfloat16",
+        "images_per_second": 100.0,
+        "width": 4,
+        "disc_width": 4,
+        "num_downs": 5,
+        "disc_layers": 3,
+        "image_size": 32,
+        "batch_size": 4,
+    }
+    python = os.environ["KERAS_COLORIZE_TORCH_PYTHON"]
+    (row,) = bench_reference.compare(python, [ours], steps=1, repeats=1)
+    assert (
+        row["reference"]["dtype"] == "bfloat16" and row["reference_float32"]["dtype"] == "float32"
+    )
+    for reference in (row["reference"], row["reference_float32"]):
+        assert reference["ngf"] == 4 and reference["num_downs"] == 5 and reference["size"] == 32
+        assert _positive(reference["images_per_second"])
+    assert row["ratio_to_float32"] == pytest.approx(
+        100.0 / row["reference_float32"]["images_per_second"]
+    )
