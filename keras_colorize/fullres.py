@@ -13,7 +13,6 @@ a gray photo's lightness is a 256-entry table of its level.
 """
 
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -22,6 +21,7 @@ import tensorflow as tf
 
 from keras_colorize import constants as C
 from keras_colorize.color import linear_to_srgb, srgb_to_linear
+from keras_colorize.cores import usable_cores
 
 STRIP_ROWS = 64  # rows per strip: cache-sized temporaries, few first-touch page faults
 _LINEAR_STEPS = 65535
@@ -31,18 +31,15 @@ _F_BREAK = C.LAB_EPSILON ** (1.0 / 3.0)
 _XYZ_NORM_TO_LINEAR = (C.XYZ_TO_RGB * C.D65_WHITE[None, :]).astype(np.float32)
 
 
-def _workers():
-    return max(1, min(len(os.sched_getaffinity(0)), 8))
-
-
 def _by_strips(function, height):
     """Calls function(top, rows) for every strip of STRIP_ROWS rows, on all cores."""
     tops = range(0, height, STRIP_ROWS)
-    if len(tops) == 1 or _workers() == 1:
+    workers = usable_cores(limit=8)
+    if len(tops) == 1 or workers == 1:
         for top in tops:
             function(top, min(STRIP_ROWS, height - top))
         return
-    with ThreadPoolExecutor(_workers()) as pool:
+    with ThreadPoolExecutor(workers) as pool:
         # list() re-raises a strip's exception here.
         list(pool.map(lambda top: function(top, min(STRIP_ROWS, height - top)), tops))
 
