@@ -266,8 +266,9 @@ def _colorize(colorize):
         f"colorize command end to end: `{colorize['command']}` (PNG output unless said), "
         "each run a fresh process (peak RSS: that process's getrusage), median of "
         f"{colorize['repeats']} run(s) after {colorize['warmup_runs']} warm-up run(s). "
-        '"After start-up" subtracts the start-up run (Python, TensorFlow, model loading): '
-        "the photos' own time, reading and writing the files included.",
+        '"After start-up" is the command\'s own clock from the model loaded to the last '
+        "photo written (reading, colorizing and writing the files), as its summary line "
+        "prints it; wall s adds Python, TensorFlow and the model loading.",
         "",
     ] + _table([*header, "target"], rows)
 

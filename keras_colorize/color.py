@@ -8,7 +8,13 @@ Image contract for every function: channels last, any leading batch
 dimensions and any H x W. RGB is float in [0, 1] unless a function says uint8.
 L is in [0, 100]; a and b are in Lab units (about [-86, 98] and [-108, 94] for
 sRGB colours).
+
+Full-resolution photos have their own variants (``lightness_of_uint8``,
+``lab_to_rgb_uint8_by_table``): the transfer functions become lookup tables
+built from the functions here, which saves most of the per-pixel pow() calls.
 """
+
+import functools
 
 import tensorflow as tf
 
@@ -20,7 +26,7 @@ def _clip(x, lo, hi):
 
 
 def _matmul_last(x, matrix):
-    """x (..., 3) times matrix^T, i.e. applies a 3x3 colour matrix per pixel."""
+    """x (..., 3) times matrix^T, i.e. applies a (k, 3) colour matrix per pixel."""
     m = tf.constant(matrix.T, dtype=x.dtype)
     return tf.tensordot(x, m, axes=[[-1], [0]])
 
@@ -61,8 +67,8 @@ def rgb_to_lab(rgb):
     return tf.stack([lightness, a, b], axis=-1)
 
 
-def lab_to_rgb(lab):
-    """Lab float (..., 3) -> sRGB float32 (..., 3) in [0, 1] (out-of-gamut colours clipped)."""
+def lab_to_linear(lab):
+    """Lab float (..., 3) -> linear-light RGB float32 (..., 3), not yet clipped."""
     lab = tf.convert_to_tensor(lab, dtype=tf.float32)
     lightness, a, b = tf.unstack(lab, axis=-1)
     fy = (lightness + 16.0) / 116.0
@@ -74,7 +80,12 @@ def lab_to_rgb(lab):
     t = tf.where(f > breakpoint, f * f * f, (f - C.LAB_LINEAR_OFFSET) / C.LAB_LINEAR_SLOPE)
     # Negative Z (a very large b) would make the matrix product meaningless.
     xyz = tf.maximum(t, 0.0) * tf.constant(C.D65_WHITE, dtype=tf.float32)
-    return linear_to_srgb(_matmul_last(xyz, C.XYZ_TO_RGB))
+    return _matmul_last(xyz, C.XYZ_TO_RGB)
+
+
+def lab_to_rgb(lab):
+    """Lab float (..., 3) -> sRGB float32 (..., 3) in [0, 1] (out-of-gamut colours clipped)."""
+    return linear_to_srgb(lab_to_linear(lab))
 
 
 def rgb_uint8_to_lab(rgb):
@@ -85,6 +96,46 @@ def rgb_uint8_to_lab(rgb):
 def lab_to_rgb_uint8(lab):
     """Lab float (..., 3) -> sRGB uint8 (..., 3), rounded to the nearest level."""
     return tf.cast(tf.round(lab_to_rgb(lab) * 255.0), tf.uint8)
+
+
+LINEAR_TABLE_STEPS = 65535  # linear light in [0, 1] sampled for the sRGB uint8 table
+
+
+@functools.cache
+def srgb_uint8_to_linear_table():
+    """numpy float32 (256,): linear light of each uint8 sRGB level (exactly srgb_to_linear)."""
+    with tf.init_scope():  # eager even when first asked for inside a tf.function
+        return srgb_to_linear(tf.range(256, dtype=tf.float32) / 255.0).numpy()
+
+
+@functools.cache
+def linear_to_srgb_uint8_table():
+    """numpy uint8 (65536,): sRGB level of linear light k / 65535.
+
+    The sRGB curve's steepest slope (12.92) turns a 1/65535 step into 0.05 of a
+    level, so a look-up is within one level of the exact conversion.
+    """
+    with tf.init_scope():
+        linear = tf.range(LINEAR_TABLE_STEPS + 1, dtype=tf.float32) / LINEAR_TABLE_STEPS
+        return tf.cast(tf.round(linear_to_srgb(linear) * 255.0), tf.uint8).numpy()
+
+
+def lightness_of_uint8(rgb):
+    """sRGB uint8 (..., 3) -> L float32 (..., 1), as rgb_uint8_to_lab's L but computing
+    neither a nor b, with the linearisation looked up."""
+    linear = tf.gather(srgb_uint8_to_linear_table(), tf.cast(rgb, tf.int32))
+    y_row = (C.RGB_TO_XYZ[1] / C.D65_WHITE[1])[None, :]  # Y / Yn from linear RGB
+    t = _matmul_last(linear, y_row)  # (..., 1)
+    cube_root = tf.pow(tf.maximum(t, C.LAB_EPSILON), 1.0 / 3.0)
+    f = tf.where(t > C.LAB_EPSILON, cube_root, C.LAB_LINEAR_SLOPE * t + C.LAB_LINEAR_OFFSET)
+    return 116.0 * f - 16.0
+
+
+def lab_to_rgb_uint8_by_table(lab):
+    """Lab float (..., 3) -> sRGB uint8 (..., 3) within one level of lab_to_rgb_uint8."""
+    linear = _clip(lab_to_linear(lab), 0.0, 1.0)
+    index = tf.cast(tf.round(linear * LINEAR_TABLE_STEPS), tf.int32)
+    return tf.gather(linear_to_srgb_uint8_table(), index)
 
 
 def normalize_l(lightness):

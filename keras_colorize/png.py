@@ -11,6 +11,7 @@ deflate parts concatenate into one valid zlib stream, whose Adler-32 is taken
 over all the filtered bytes.
 """
 
+import io
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -20,14 +21,21 @@ import numpy as np
 from keras_colorize.cores import usable_cores
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window, "fastest"; 0x7801 % 31 == 0 as required
 COLOUR_TYPES = {3: 2, 4: 6}  # channels -> PNG colour type (truecolour, truecolour + alpha)
 FILTER_UP = 2
 LEVEL = 1  # zlib level: the fastest; the Up filter does most of the work
 MIN_PART_BYTES = 1 << 20  # smaller images are deflated in one part
 
 
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def _write_chunk(handle, kind, *parts):
+    """Writes one PNG chunk whose data is the concatenation of parts (no copy is made)."""
+    handle.write(struct.pack(">I", sum(len(part) for part in parts)) + kind)
+    crc = zlib.crc32(kind)
+    for part in parts:
+        handle.write(part)
+        crc = zlib.crc32(part, crc)
+    handle.write(struct.pack(">I", crc))
 
 
 def _filtered_rows(pixels):
@@ -46,8 +54,8 @@ def _deflate(part, last):
     return compressor.compress(part) + compressor.flush(ending)
 
 
-def encode_png(pixels, workers=None):
-    """uint8 (H, W, 3) RGB or (H, W, 4) RGBA -> the bytes of a PNG file."""
+def write_png(handle, pixels, workers=None):
+    """Writes uint8 (H, W, 3) RGB or (H, W, 4) RGBA as a PNG file to a binary handle."""
     pixels = np.ascontiguousarray(pixels)
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in COLOUR_TYPES:
         raise ValueError(f"expected uint8 (H, W, 3 or 4), got {pixels.dtype} {pixels.shape}")
@@ -57,7 +65,8 @@ def encode_png(pixels, workers=None):
     rows = _filtered_rows(pixels)
     workers = workers or usable_cores()
     parts = max(1, min(workers, rows.nbytes // MIN_PART_BYTES, height))
-    pieces = [part.tobytes() for part in np.array_split(rows, parts)]
+    # Row blocks of a C-contiguous array are contiguous: zlib reads them in place.
+    pieces = [memoryview(part).cast("B") for part in np.array_split(rows, parts)]
     lasts = [i == parts - 1 for i in range(parts)]
     if parts == 1:
         deflated = [_deflate(pieces[0], True)]
@@ -67,6 +76,15 @@ def encode_png(pixels, workers=None):
     checksum = 1
     for piece in pieces:
         checksum = zlib.adler32(piece, checksum)
-    stream = b"\x78\x01" + b"".join(deflated) + struct.pack(">I", checksum)
     header = struct.pack(">IIBBBBB", width, height, 8, COLOUR_TYPES[channels], 0, 0, 0)
-    return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", stream) + _chunk(b"IEND", b"")
+    handle.write(SIGNATURE)
+    _write_chunk(handle, b"IHDR", header)
+    _write_chunk(handle, b"IDAT", ZLIB_HEADER, *deflated, struct.pack(">I", checksum))
+    _write_chunk(handle, b"IEND")
+
+
+def encode_png(pixels, workers=None):
+    """uint8 (H, W, 3) RGB or (H, W, 4) RGBA -> the bytes of a PNG file."""
+    buffer = io.BytesIO()
+    write_png(buffer, pixels, workers)
+    return buffer.getvalue()

@@ -99,3 +99,42 @@ def test_graph_with_unknown_shape_and_tflite_builtins_only():
     interpreter.invoke()
     out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     assert np.abs(out.astype(int) - image.astype(int)).max() <= 1
+
+
+def test_lightness_by_table_matches_the_full_conversion():
+    rgb = np.random.default_rng(5).integers(0, 256, (2, 300, 41, 3), dtype=np.uint8)
+    expected = color.rgb_uint8_to_lab(rgb)[..., :1].numpy()
+    got = color.lightness_of_uint8(rgb).numpy()
+    assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
+
+
+def test_lab_to_rgb_by_table_is_within_a_level_also_out_of_gamut():
+    rng = np.random.default_rng(6)
+    lab = np.stack(
+        [
+            rng.uniform(0, 100, 200_000),
+            rng.uniform(-128, 128, 200_000),
+            rng.uniform(-128, 128, 200_000),
+        ],
+        axis=-1,
+    ).astype(np.float32)
+    expected = color.lab_to_rgb_uint8(lab).numpy().astype(int)
+    got = color.lab_to_rgb_uint8_by_table(lab).numpy()
+    assert got.dtype == np.uint8
+    difference = np.abs(got.astype(int) - expected)
+    assert difference.max() <= 1 and difference.mean() < 0.01
+
+
+def test_lookup_tables_can_be_first_built_inside_a_traced_function():
+    color.srgb_uint8_to_linear_table.cache_clear()
+    color.linear_to_srgb_uint8_table.cache_clear()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+    def round_trip(rgb):
+        lab = tf.concat(
+            [color.lightness_of_uint8(rgb), tf.zeros_like(rgb[..., :2], tf.float32)], -1
+        )
+        return color.lab_to_rgb_uint8_by_table(lab)
+
+    gray = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=-1)
+    assert np.abs(round_trip(gray).numpy().astype(int) - gray).max() <= 1
