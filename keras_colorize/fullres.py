@@ -25,6 +25,7 @@ from keras_colorize.color import (
     srgb_uint8_to_linear_table,
 )
 from keras_colorize.cores import usable_cores
+from keras_colorize.image_io import is_gray
 
 STRIP_ROWS = 64  # rows per strip: cache-sized temporaries, few first-touch page faults
 # f(t) of CIE Lab switches from the linear segment to the cube root here; in f-space:
@@ -71,14 +72,10 @@ def _gray_lightness_table():
     return _lightness_strip(ramp)[:, 0, 0]
 
 
-def _is_gray(rgb):
-    return np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
-
-
 def lightness(rgb):
     """L (H, W, 1) float32 in [0, 100] of a uint8 RGB (H, W, 3) image (CIE Lab, D65)."""
     rgb = np.asarray(rgb, dtype=np.uint8)
-    if _is_gray(rgb):  # most inputs: a table look-up of the formula's values
+    if is_gray(rgb):  # most inputs: a table look-up of the formula's values
         return _gray_lightness_table()[rgb[..., :1]]
     out = np.empty(rgb.shape[:2] + (1,), np.float32)
 

@@ -53,6 +53,13 @@ def _to_uint8(values):
     return np.round(values.astype(np.float64) * (255.0 / peak)).astype(np.uint8)
 
 
+def is_gray(rgb):
+    """True if every pixel of uint8 RGB (..., 3) has R = G = B."""
+    return bool(
+        np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    )
+
+
 def _pillow_to_arrays(image):
     """A loaded Pillow image -> (rgb uint8 (H, W, 3), alpha or None, was_gray)."""
     mode = image.mode
@@ -67,10 +74,7 @@ def _pillow_to_arrays(image):
         gray = _to_uint8(np.asarray(image))
         return np.repeat(gray[..., None], 3, axis=-1), alpha, True
     rgb = np.asarray(image.convert("RGB"))
-    was_gray = bool(
-        np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
-    )
-    return rgb, alpha, was_gray
+    return rgb, alpha, is_gray(rgb)
 
 
 def decode_image(data, draft_size=None):

@@ -11,7 +11,6 @@ deflate parts concatenate into one valid zlib stream, whose Adler-32 is taken
 over all the filtered bytes.
 """
 
-import io
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -81,10 +80,3 @@ def write_png(handle, pixels, workers=None):
     _write_chunk(handle, b"IHDR", header)
     _write_chunk(handle, b"IDAT", ZLIB_HEADER, *deflated, struct.pack(">I", checksum))
     _write_chunk(handle, b"IEND")
-
-
-def encode_png(pixels, workers=None):
-    """uint8 (H, W, 3) RGB or (H, W, 4) RGBA -> the bytes of a PNG file."""
-    buffer = io.BytesIO()
-    write_png(buffer, pixels, workers)
-    return buffer.getvalue()
