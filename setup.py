@@ -43,7 +43,7 @@ setup(
             "keras-colorize-export=keras_colorize.export:main",
             "colorize=keras_colorize.colorize:main",
             "keras-colorize-evaluate=keras_colorize.evaluate:main",
-            "keras-colorize-bench=keras_colorize.bench:main",
+            "keras-colorize-bench=benchmarks.bench:main",
         ],
     },
 )

@@ -26,7 +26,7 @@ from data_prep.splits import assign_split
 from keras_colorize import __version__
 from keras_colorize import constants as C
 from keras_colorize.data import schema
-from keras_colorize.image_io import IMAGE_EXTENSIONS
+from keras_colorize.io.images import IMAGE_EXTENSIONS
 
 STAGING_PREFIX = ".staging-"
 HISTOGRAM_BIN_WIDTH = 5.0  # colourfulness histogram in the manifest

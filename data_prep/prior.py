@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_colorize import constants as C
-from keras_colorize.color import rgb_uint8_to_lab
+from keras_colorize.color.tf_lab import rgb_uint8_to_lab
 from keras_colorize.data.schema import decode_rgb, parse_example
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from keras_colorize.colorfulness import colorfulness
-from keras_colorize.image_io import ImageReadError, decode_image
+from keras_colorize.color.colorfulness import colorfulness
+from keras_colorize.io.images import ImageReadError, decode_image
 
 
 @dataclass(frozen=True)

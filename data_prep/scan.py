@@ -2,7 +2,7 @@
 
 import os
 
-from keras_colorize.image_io import IMAGE_EXTENSIONS
+from keras_colorize.io.images import IMAGE_EXTENSIONS
 
 
 def scan_sources(sources):

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_colorize.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image
-from keras_colorize.png import write_png
+from keras_colorize.io.images import IMAGE_EXTENSIONS, ImageReadError, read_image
+from keras_colorize.io.png import write_png
 
 PROG = "colorize"
 USAGE_ERROR = 2
@@ -232,7 +232,7 @@ def find_model(path):
 
 def open_backend(path, working_size):
     """Loads the model and checks it maps L (1, S, S, 1) to ab (1, S, S, 2); UsageError if not."""
-    from keras_colorize.inference import ModelLoadError, load_backend
+    from keras_colorize.inference.backends import ModelLoadError, load_backend
 
     try:
         backend = load_backend(path, working_size)
@@ -261,7 +261,7 @@ def open_backend(path, working_size):
             f"{path} is not a colorizer: L (1, {size}, {size}, 1) gave {shape}, "
             f"expected ab {expected}"
         )
-    from keras_colorize import fullres
+    from keras_colorize.color import fullres
 
     fullres.prepare()  # start-up work: the colour tables, once per process
     return backend
@@ -271,7 +271,7 @@ def _gray_panel(image):
     """The photo as the model saw it: uint8 RGB (H, W, 3) with its lightness and no colour."""
     if image.was_gray:
         return image.rgb
-    from keras_colorize.fullres import lightness, recombine
+    from keras_colorize.color.fullres import lightness, recombine
 
     return recombine(lightness(image.rgb), np.zeros((1, 1, 2), np.float32))
 
@@ -334,7 +334,7 @@ class Run:
             self.finish(batch)
 
     def finish(self, batch):
-        from keras_colorize.inference import colorize_images
+        from keras_colorize.inference.backends import colorize_images
 
         outputs = colorize_images([image.rgb for _, image in batch], self.backend)
         for job, image in batch:

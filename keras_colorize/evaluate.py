@@ -15,8 +15,8 @@ human_kit/index.html. `--human-results FILE ...` aggregates the raters' saved
 files into mean +- 95% CI per model.
 
 This module is the command: arguments, photo sources, models, metrics and the
-report. The figures are drawn by keras_colorize.figures, the rating page and
-the ratings' aggregation live in keras_colorize.human_kit. TensorFlow is
+report. The figures are drawn by keras_colorize.evaluation.figures, the rating page and
+the ratings' aggregation live in keras_colorize.evaluation.human_kit. TensorFlow is
 imported only once photos are evaluated, so --human-results runs without it.
 """
 
@@ -32,15 +32,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from keras_colorize.figures import GRAY, THUMBNAIL, choose_rows, losses_figure, results_figure
-from keras_colorize.human_kit import (
+from keras_colorize.evaluation.figures import (
+    GRAY,
+    THUMBNAIL,
+    choose_rows,
+    losses_figure,
+    results_figure,
+)
+from keras_colorize.evaluation.human_kit import (
     RatingsError,
     aggregate_ratings,
     md_name,
     ratings_markdown,
     write_human_kit,
 )
-from keras_colorize.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image
+from keras_colorize.io.images import IMAGE_EXTENSIONS, ImageReadError, read_image
 
 PROG = "evaluate"
 USAGE_ERROR = 2
@@ -190,7 +196,7 @@ def load_models(models):
 
     The check also warms the model up, so the timing measures colorizing only.
     """
-    from keras_colorize.inference import ModelLoadError, colorize_images, load_backend
+    from keras_colorize.inference.backends import ModelLoadError, colorize_images, load_backend
 
     for model in models:
         if model.backend is None:
@@ -364,8 +370,8 @@ def encode_jpeg(rgb, max_side):
 
 
 def evaluate_photo(entry, rgb, category, models, kit):
-    from keras_colorize.inference import colorize_images
-    from keras_colorize.metrics import image_metrics
+    from keras_colorize.evaluation.metrics import image_metrics
+    from keras_colorize.inference.backends import colorize_images
 
     photo = Photo(entry.name, category, tuple(rgb.shape[:2]))
     photo.thumbnails["original"] = encode_jpeg(rgb, THUMBNAIL)
@@ -417,7 +423,7 @@ def _finite(value):
 
 def build_report(photos, skipped, models, source):
     """The metrics.json document."""
-    from keras_colorize.metrics import summarize
+    from keras_colorize.evaluation.metrics import summarize
 
     categories = sorted({p.category for p in photos if p.category})
     report = {"source": source, "skipped": [{"image": n, "reason": r} for n, r in skipped]}

@@ -19,9 +19,9 @@ a colour image back. Signatures:
   makes TF Serving's REST API answer the same way.
 - ``l_to_ab``: ``L`` float32 (B, H, W, 1), L/50 - 1, H and W multiples of the
   network stride -> ``ab_norm`` float32 (B, H, W, 2), ab/110: the bare network,
-  used by ``keras_colorize.inference``.
+  used by ``keras_colorize.inference.backends``.
 
-The colour pipeline of the first two (the same as ``keras_colorize.inference``):
+The colour pipeline of the first two (the same as ``keras_colorize.inference.backends``):
 
     rgb (H, W) --resize--> rgb (S, S) -> L_norm -> network -> ab (S, S)
     ab (S, S) --bilinear--> ab (H, W);  L (H, W) of the input + ab -> Lab -> rgb (H, W)
@@ -43,12 +43,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_colorize import color, tflite_export
+from keras_colorize.color import tf_lab
+from keras_colorize.color.ab_bins import AnnealedMeanDecode
 from keras_colorize.config import ConfigError, load_config
-from keras_colorize.inference import L_TO_AB_SIGNATURE, METADATA_FILE
+from keras_colorize.inference.backends import L_TO_AB_SIGNATURE, METADATA_FILE
 from keras_colorize.models import network_stride
-from keras_colorize.quantize import AnnealedMeanDecode
-from keras_colorize.trainers import GANTrainer, build_float32_trainer, compile_trainer
+from keras_colorize.serving import tflite
+from keras_colorize.training.trainers import GANTrainer, build_float32_trainer, compile_trainer
 
 USAGE_ERROR = 2
 DEFAULT_MODEL_NAME = "colorizer"  # the serving image's MODEL_NAME (Dockerfile)
@@ -104,14 +105,14 @@ def parse_args(argv):
     parser.add_argument(
         "--tflite-size",
         type=int,
-        default=tflite_export.DEFAULT_SIZE,
-        help=f"fixed input side of the TFLite files (default {tflite_export.DEFAULT_SIZE})",
+        default=tflite.DEFAULT_SIZE,
+        help=f"fixed input side of the TFLite files (default {tflite.DEFAULT_SIZE})",
     )
     parser.add_argument(
         "--tflite-variants",
         nargs="*",
-        default=list(tflite_export.VARIANTS),
-        choices=tflite_export.VARIANTS,
+        default=list(tflite.VARIANTS),
+        choices=tflite.VARIANTS,
         help="TFLite variants to write in OUT/tflite/<N>/ (none: skip TFLite)",
     )
     return parser.parse_args(argv)
@@ -306,17 +307,17 @@ def colorize_in_graph(colorizer, images, working_size):
     """
     rgb = _to_rgb(images)  # (B, H, W, 3) uint8
     # Full resolution: the lookup-table variants (a 12 MP photo: ~0.75 s less per pass).
-    lightness = color.lightness_of_uint8(rgb)  # (B, H, W, 1), L in [0, 100]
+    lightness = tf_lab.lightness_of_uint8(rgb)  # (B, H, W, 1), L in [0, 100]
     small = tf.image.resize(
         tf.cast(rgb, tf.float32) / 255.0,
         [working_size, working_size],
         method="bilinear",
         antialias=True,  # an area-like filter when shrinking, plain bilinear when growing
     )  # (B, S, S, 3) in [0, 1]
-    l_norm = color.normalize_l(color.rgb_to_lab(small)[..., :1])  # (B, S, S, 1)
-    ab_small = color.denormalize_ab(colorizer(l_norm, training=False))  # (B, S, S, 2)
+    l_norm = tf_lab.normalize_l(tf_lab.rgb_to_lab(small)[..., :1])  # (B, S, S, 1)
+    ab_small = tf_lab.denormalize_ab(colorizer(l_norm, training=False))  # (B, S, S, 2)
     ab = tf.image.resize(ab_small, tf.shape(rgb)[1:3], method="bilinear")  # (B, H, W, 2)
-    return color.lab_to_rgb_uint8_by_table(tf.concat([lightness, ab], axis=-1))  # (B, H, W, 3)
+    return tf_lab.lab_to_rgb_uint8_by_table(tf.concat([lightness, ab], axis=-1))  # (B, H, W, 3)
 
 
 def _endpoints(colorizer, working_size):
@@ -425,7 +426,7 @@ def main(argv=None):
         working_size = resolve_working_size(config, args.working_size)
         version_dir = resolve_version_dir(args.out, args.version)
         if args.tflite_variants:
-            tflite_export.check_size(config.model, args.tflite_size)
+            tflite.check_size(config.model, args.tflite_size)
         colorizer, config = load_colorizer_from_run(args.run_dir)
         metadata = export_saved_model(
             colorizer, config, version_dir, working_size, args.temperature
@@ -451,10 +452,10 @@ def main(argv=None):
         # TF Serving only reads integer folders, so tflite/ beside them is ignored there.
         tflite_dir = os.path.join(args.out, "tflite", os.path.basename(version_dir))
         try:
-            report = tflite_export.export_tflite(
+            report = tflite.export_tflite(
                 colorizer, config, tflite_dir, size=args.tflite_size, variants=args.tflite_variants
             )
-        except tflite_export.TFLiteExportError as error:
+        except tflite.TFLiteExportError as error:
             print(f"export: error: {error} (report in {tflite_dir})", file=sys.stderr)
             return 1
         print(f"export: wrote {len(report['variants'])} TFLite variants to {tflite_dir}")

@@ -180,7 +180,7 @@ def steps_per_epoch(config, manifest):
 
 def save_colorizer(trainer, config, path):
     """Saves the inference network as a float32 .keras file, whatever the training policy."""
-    from keras_colorize.trainers import build_float32_trainer
+    from keras_colorize.training.trainers import build_float32_trainer
 
     fresh = build_float32_trainer(config.model, config.train).inference_model()
     fresh.set_weights(trainer.inference_model().get_weights())
@@ -191,7 +191,7 @@ def save_colorizer(trainer, config, path):
 def _callbacks(config, run_dir, samples, verbose):
     import keras
 
-    from keras_colorize.callbacks import PeriodicCheckpoint, SampleColorizations, StopOnNaN
+    from keras_colorize.training.callbacks import PeriodicCheckpoint, SampleColorizations, StopOnNaN
 
     advice = (
         f"Lower the learning rate (now {config.train.learning_rate:g}, e.g. --learning-rate "
@@ -213,9 +213,9 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
     import tensorflow as tf
 
     from keras_colorize.data.pipeline import make_dataset
-    from keras_colorize.distribute import custom_fit, is_chief, make_strategy, split_cpu
-    from keras_colorize.precision import set_precision
-    from keras_colorize.trainers import GANTrainer, build_trainer, compile_trainer
+    from keras_colorize.training.distribute import custom_fit, is_chief, make_strategy, split_cpu
+    from keras_colorize.training.precision import set_precision
+    from keras_colorize.training.trainers import GANTrainer, build_trainer, compile_trainer
 
     if cpu_replicas > 1:
         split_cpu(cpu_replicas)
@@ -323,7 +323,7 @@ def main(argv=None):
     args = parse_args(argv)
     from keras_colorize.config import ConfigError
     from keras_colorize.data.pipeline import DatasetError
-    from keras_colorize.distribute import StrategyError, writes_run_dir
+    from keras_colorize.training.distribute import StrategyError, writes_run_dir
 
     try:
         config = resolve_config(args)

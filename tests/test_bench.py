@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from keras_colorize.bench import main
+from benchmarks.bench import main
 
 FAMILIES = ("regression", "classification", "gan")
 
@@ -21,7 +21,7 @@ def _positive(value):
 def tiny_model_dir(small_dataset, tmp_path_factory):
     """A run dir as fit leaves it (colorizer.keras + config.json): an untrained tiny regression."""
     from keras_colorize.config import make_config
-    from keras_colorize.trainers import build_trainer
+    from keras_colorize.training.trainers import build_trainer
 
     config = make_config("regression", "tiny", {"data": small_dataset})
     folder = tmp_path_factory.mktemp("model")
@@ -148,7 +148,7 @@ def test_child_peak_memory_is_the_childs_own():
 
     import numpy as np
 
-    from keras_colorize.bench_process import child_env, run_child
+    from benchmarks.process import child_env, run_child
 
     ballast = np.ones(62_500_000)  # 500 MB held by this (parent) process
     allocate = "import numpy; a = numpy.ones(18_750_000); print(a.sum())"  # 150 MB
@@ -164,8 +164,8 @@ def test_counted_flops_match_the_analytic_count_for_a_plain_network(small_datase
     import keras
     import tensorflow as tf
 
-    from keras_colorize import bench_flops
-    from keras_colorize.bench_training import build_bench_trainer
+    from benchmarks import flops
+    from benchmarks.training import build_bench_trainer
     from keras_colorize.config import make_config
 
     keras.mixed_precision.set_global_policy("float32")
@@ -173,8 +173,8 @@ def test_counted_flops_match_the_analytic_count_for_a_plain_network(small_datase
     trainer = build_bench_trainer(config, None)
     batch = (tf.zeros((2, 32, 32, 1)), tf.zeros((2, 32, 32, 2)))
     trainer.fit(tf.data.Dataset.from_tensors(batch), epochs=1, shuffle=False, verbose=0)
-    counted = bench_flops.counted_train_flops(trainer, 2, 32)
-    analytic = bench_flops.analytic_train_flops(trainer, 32)
+    counted = flops.counted_train_flops(trainer, 2, 32)
+    analytic = flops.analytic_train_flops(trainer, 32)
     assert 0.9 < counted["flops_per_image"] / analytic < 1.1
     assert "Conv2D" in counted["by_op_type"]
 
@@ -215,7 +215,7 @@ def test_bench_torch_python_without_torch_is_a_usage_error(small_dataset, capsys
     reason="set KERAS_COLORIZE_TORCH_PYTHON to an interpreter with torch",
 )
 def test_pytorch_reference_runs_the_same_architecture():
-    from keras_colorize import bench_reference
+    from benchmarks import reference as torch_reference
 
     ours = {
         "family": "gan",
@@ -230,7 +230,7 @@ def test_pytorch_reference_runs_the_same_architecture():
         "batch_size": 4,
     }
     python = os.environ["KERAS_COLORIZE_TORCH_PYTHON"]
-    (row,) = bench_reference.compare(python, [ours], steps=1, repeats=1)
+    (row,) = torch_reference.compare(python, [ours], steps=1, repeats=1)
     assert (
         row["reference"]["dtype"] == "bfloat16" and row["reference_float32"]["dtype"] == "float32"
     )

@@ -7,7 +7,7 @@ from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 from skimage import color as skcolor
 
-from keras_colorize import color
+from keras_colorize.color import tf_lab
 from tests.conftest import photo_paths
 
 
@@ -21,57 +21,59 @@ def _random_rgb(shape, seed=0):
 
 def test_rgb_to_lab_matches_skimage_on_random_colours():
     rgb = _random_rgb((3, 41, 37, 3))
-    np.testing.assert_array_less(np.abs(color.rgb_to_lab(rgb).numpy() - skcolor.rgb2lab(rgb)), 0.01)
+    np.testing.assert_array_less(
+        np.abs(tf_lab.rgb_to_lab(rgb).numpy() - skcolor.rgb2lab(rgb)), 0.01
+    )
 
 
 def test_rgb_to_lab_matches_skimage_on_real_photos():
     for path in photo_paths()[:4]:
         rgb = np.asarray(Image.open(path).convert("RGB"))
         reference = skcolor.rgb2lab(rgb)
-        got = color.rgb_uint8_to_lab(rgb).numpy()
+        got = tf_lab.rgb_uint8_to_lab(rgb).numpy()
         assert got.shape == rgb.shape
         assert np.abs(got - reference).max() < 0.01, path
 
 
 def test_lab_to_rgb_matches_skimage():
     lab = skcolor.rgb2lab(_random_rgb((1000, 3), seed=1))
-    np.testing.assert_allclose(color.lab_to_rgb(lab).numpy(), skcolor.lab2rgb(lab), atol=1e-4)
+    np.testing.assert_allclose(tf_lab.lab_to_rgb(lab).numpy(), skcolor.lab2rgb(lab), atol=1e-4)
 
 
 def test_uint8_round_trip_over_the_rgb_cube_is_exact_to_a_level():
     levels = np.arange(0, 256, 3, dtype=np.uint8)
     cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
-    back = color.lab_to_rgb_uint8(color.rgb_uint8_to_lab(cube)).numpy()
+    back = tf_lab.lab_to_rgb_uint8(tf_lab.rgb_uint8_to_lab(cube)).numpy()
     assert np.abs(back.astype(int) - cube.astype(int)).max() <= 1
 
 
 def test_float_round_trip_within_one_level():
     rgb = _random_rgb((2, 16, 24, 3), seed=2)
-    back = color.lab_to_rgb(color.rgb_to_lab(rgb)).numpy()
+    back = tf_lab.lab_to_rgb(tf_lab.rgb_to_lab(rgb)).numpy()
     assert np.abs(back - rgb).max() < 1 / 255
 
 
 def test_out_of_gamut_lab_is_clipped_into_rgb_range():
     lab = np.array([[100.0, 120.0, -120.0], [0.0, -128.0, 127.0], [50.0, 0.0, 0.0]])
-    rgb = color.lab_to_rgb(lab).numpy()
+    rgb = tf_lab.lab_to_rgb(lab).numpy()
     assert np.isfinite(rgb).all() and rgb.min() >= 0 and rgb.max() <= 1
 
 
 @pytest.mark.parametrize("shape", [(3,), (5, 7, 3), (2, 9, 4, 3)])
 def test_any_leading_shape(shape):
     rgb = np.random.default_rng(3).random(shape)
-    assert color.rgb_to_lab(rgb).shape == shape
-    assert color.lab_to_rgb(color.rgb_to_lab(rgb)).shape == shape
+    assert tf_lab.rgb_to_lab(rgb).shape == shape
+    assert tf_lab.lab_to_rgb(tf_lab.rgb_to_lab(rgb)).shape == shape
 
 
 def test_normalisation_is_inverted_and_in_range():
     rgb = _random_rgb((4, 8, 8, 3), seed=4)
-    l_norm, ab_norm = color.rgb_to_l_ab_normalized(rgb)
+    l_norm, ab_norm = tf_lab.rgb_to_l_ab_normalized(rgb)
     assert l_norm.shape == (4, 8, 8, 1) and ab_norm.shape == (4, 8, 8, 2)
     assert -1 <= l_norm.numpy().min() and l_norm.numpy().max() <= 1
     assert np.abs(ab_norm.numpy()).max() <= 1
     np.testing.assert_allclose(
-        color.l_ab_normalized_to_rgb(l_norm, ab_norm).numpy(), rgb, atol=1e-4
+        tf_lab.l_ab_normalized_to_rgb(l_norm, ab_norm).numpy(), rgb, atol=1e-4
     )
 
 
@@ -80,7 +82,7 @@ def test_graph_with_unknown_shape_and_tflite_builtins_only():
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
     def round_trip(rgb):
-        return color.lab_to_rgb_uint8(color.rgb_uint8_to_lab(rgb))
+        return tf_lab.lab_to_rgb_uint8(tf_lab.rgb_uint8_to_lab(rgb))
 
     graph_ops = {op.type for op in round_trip.get_concrete_function().graph.get_operations()}
     assert "ClipByValue" not in graph_ops
@@ -103,8 +105,8 @@ def test_graph_with_unknown_shape_and_tflite_builtins_only():
 
 def test_lightness_by_table_matches_the_full_conversion():
     rgb = np.random.default_rng(5).integers(0, 256, (2, 300, 41, 3), dtype=np.uint8)
-    expected = color.rgb_uint8_to_lab(rgb)[..., :1].numpy()
-    got = color.lightness_of_uint8(rgb).numpy()
+    expected = tf_lab.rgb_uint8_to_lab(rgb)[..., :1].numpy()
+    got = tf_lab.lightness_of_uint8(rgb).numpy()
     assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
 
 
@@ -118,23 +120,23 @@ def test_lab_to_rgb_by_table_is_within_a_level_also_out_of_gamut():
         ],
         axis=-1,
     ).astype(np.float32)
-    expected = color.lab_to_rgb_uint8(lab).numpy().astype(int)
-    got = color.lab_to_rgb_uint8_by_table(lab).numpy()
+    expected = tf_lab.lab_to_rgb_uint8(lab).numpy().astype(int)
+    got = tf_lab.lab_to_rgb_uint8_by_table(lab).numpy()
     assert got.dtype == np.uint8
     difference = np.abs(got.astype(int) - expected)
     assert difference.max() <= 1 and difference.mean() < 0.01
 
 
 def test_lookup_tables_can_be_first_built_inside_a_traced_function():
-    color.srgb_uint8_to_linear_table.cache_clear()
-    color.linear_to_srgb_uint8_table.cache_clear()
+    tf_lab.srgb_uint8_to_linear_table.cache_clear()
+    tf_lab.linear_to_srgb_uint8_table.cache_clear()
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
     def round_trip(rgb):
         lab = tf.concat(
-            [color.lightness_of_uint8(rgb), tf.zeros_like(rgb[..., :2], tf.float32)], -1
+            [tf_lab.lightness_of_uint8(rgb), tf.zeros_like(rgb[..., :2], tf.float32)], -1
         )
-        return color.lab_to_rgb_uint8_by_table(lab)
+        return tf_lab.lab_to_rgb_uint8_by_table(lab)
 
     gray = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=-1)
     assert np.abs(round_trip(gray).numpy().astype(int) - gray).max() <= 1

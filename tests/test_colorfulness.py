@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_colorize.colorfulness import colorfulness
+from keras_colorize.color.colorfulness import colorfulness
 from tests.conftest import PHOTOS_DIR
 
 

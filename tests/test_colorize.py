@@ -23,7 +23,7 @@ def model(tmp_path_factory):
     import keras
 
     from keras_colorize.config import make_config
-    from keras_colorize.trainers import build_trainer
+    from keras_colorize.training.trainers import build_trainer
 
     keras.utils.set_random_seed(0)
     config = make_config("regression", "tiny")
@@ -139,7 +139,7 @@ def test_every_mode_and_orientation(model, tmp_path, capsys):
 
 
 def test_lightness_is_preserved(model, tmp_path):
-    from keras_colorize.inference import lightness
+    from keras_colorize.inference.backends import lightness
 
     gray = np.asarray(Image.open(photo_paths()[2]).convert("L"))
     source = _save(gray, tmp_path / "gray.png")

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from keras_colorize.distribute import local_worker_addresses
+from keras_colorize.training.distribute import local_worker_addresses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = ("regression", "classification", "gan")
@@ -58,7 +58,7 @@ def _tiny_trainer(family, prior):
     import tensorflow as tf
 
     from keras_colorize.config import make_config
-    from keras_colorize.trainers import GANTrainer, build_trainer
+    from keras_colorize.training.trainers import GANTrainer, build_trainer
 
     overrides = {"model.width": 4, "model.disc_width": 4, "model.dropout": 0.0}
     config = make_config(family, "tiny", {**overrides, "train.image_size": SIZE})
@@ -75,7 +75,7 @@ def _tiny_trainer(family, prior):
 
 def _step_equivalence_main(dataset):
     """Subprocess body: prints {family: comparison} as one JSON line."""
-    from keras_colorize.distribute import split_cpu
+    from keras_colorize.training.distribute import split_cpu
 
     split_cpu(2)  # before anything initialises TensorFlow
     import keras
@@ -257,7 +257,7 @@ def _checkpoint_state(run_dir, checkpoint, dataset):
     import tensorflow as tf
 
     from keras_colorize.config import load_config
-    from keras_colorize.trainers import GANTrainer, build_trainer, compile_trainer
+    from keras_colorize.training.trainers import GANTrainer, build_trainer, compile_trainer
 
     config = load_config(os.path.join(run_dir, "config.json"))
     prior = np.load(os.path.join(dataset, "ab_prior.npy"))

@@ -13,8 +13,9 @@ import sys
 import pytest
 from PIL import Image
 
-from keras_colorize import evaluate, human_kit
+from keras_colorize import evaluate
 from keras_colorize.evaluate import main
+from keras_colorize.evaluation import human_kit
 from tests.conftest import photo_paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,7 +41,7 @@ def model(tmp_path_factory):
     import keras
 
     from keras_colorize.config import make_config
-    from keras_colorize.trainers import build_trainer
+    from keras_colorize.training.trainers import build_trainer
 
     keras.utils.set_random_seed(0)
     config = make_config("regression", "tiny")

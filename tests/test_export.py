@@ -22,11 +22,12 @@ import tensorflow as tf
 from conftest import photo_paths
 from PIL import Image
 
-from keras_colorize import color, export
+from keras_colorize import export
+from keras_colorize.color import tf_lab
 from keras_colorize.config import make_config
 from keras_colorize.fit import main as fit_main
-from keras_colorize.inference import L_TO_AB_SIGNATURE, METADATA_FILE, load_backend
-from keras_colorize.trainers import build_trainer
+from keras_colorize.inference.backends import L_TO_AB_SIGNATURE, METADATA_FILE, load_backend
+from keras_colorize.training.trainers import build_trainer
 
 FAMILIES = ("regression", "classification")
 SIGNATURES = {
@@ -197,8 +198,8 @@ def test_full_resolution_lightness_is_kept(served):
     images = _photo(96, 72)[None]  # larger than the 32 px working size
     colorized = served["classification"]["serving_default"](images=images)["colorized"]
     assert colorized.shape == (1, 72, 96, 3)
-    l_in = color.rgb_uint8_to_lab(images)[..., 0].numpy()
-    l_out = color.rgb_uint8_to_lab(colorized)[..., 0].numpy()
+    l_in = tf_lab.rgb_uint8_to_lab(images)[..., 0].numpy()
+    l_out = tf_lab.rgb_uint8_to_lab(colorized)[..., 0].numpy()
     assert np.abs(l_out - l_in).mean() < 1.0  # only out-of-gamut clipping and rounding move L
     # ... and the prediction at 32 px did not blur the detail: L edges are those of the input.
     assert np.corrcoef(np.diff(l_in, axis=-1).ravel(), np.diff(l_out, axis=-1).ravel())[0, 1] > 0.99

@@ -4,7 +4,7 @@ Drawing itself is checked end to end in test_evaluate.py.
 """
 
 from keras_colorize.evaluate import Photo
-from keras_colorize.figures import choose_rows, read_losses
+from keras_colorize.evaluation.figures import choose_rows, read_losses
 
 
 def test_read_losses_pairs_columns_and_keeps_a_resumed_epoch_once(tmp_path):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_colorize import callbacks as kc_callbacks
 from keras_colorize.data import schema
 from keras_colorize.fit import main
+from keras_colorize.training import callbacks as kc_callbacks
 
 TINY = ["--preset", "tiny", "--quiet", "--set", "train.steps_per_epoch=3"]
 

@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_colorize import fullres
-from keras_colorize.color import lab_to_rgb_uint8, rgb_uint8_to_lab
+from keras_colorize.color import fullres
+from keras_colorize.color.tf_lab import lab_to_rgb_uint8, rgb_uint8_to_lab
 
 
 def test_lightness_matches_the_tf_ops():

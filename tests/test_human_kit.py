@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from keras_colorize.human_kit import (
+from keras_colorize.evaluation.human_kit import (
     RATINGS_FORMAT,
     RatingsError,
     mean_ci,
@@ -64,7 +64,7 @@ def test_ratings_are_aggregated_without_tensorflow(tmp_path):
     bad.write_text("{")
     script = (  # runs the command as `python -m` does, then looks at what got imported
         "import runpy, sys\n"
-        "import keras_colorize.human_kit\n"
+        "import keras_colorize.evaluation.human_kit\n"
         "assert 'tensorflow' not in sys.modules, 'human_kit imported tensorflow'\n"
         "sys.argv = ['evaluate', '--human-results', sys.argv[1]]\n"
         "try:\n"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_colorize.image_io import ImageReadError, decode_image, read_image
+from keras_colorize.io.images import ImageReadError, decode_image, read_image
 from tests.conftest import photo_paths
 
 

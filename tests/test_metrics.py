@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_colorize import metrics
-from keras_colorize.color import lab_to_rgb_uint8, rgb_uint8_to_lab
+from keras_colorize.color.tf_lab import lab_to_rgb_uint8, rgb_uint8_to_lab
+from keras_colorize.evaluation import metrics
 from tests.conftest import photo_paths
 
 

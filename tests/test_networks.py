@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_colorize.color.ab_bins import in_gamut_bins
 from keras_colorize.models import (
     CLASSIFICATION_OUTPUT_STRIDE,
     NETWORK_BUILDERS,
@@ -18,7 +19,6 @@ from keras_colorize.models import (
     build_unet_generator,
     network_stride,
 )
-from keras_colorize.quantize import in_gamut_bins
 
 WIDTH = 4
 NUM_BINS = 7

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_colorize.color import l_ab_normalized_to_rgb
+from keras_colorize.color.tf_lab import l_ab_normalized_to_rgb
 from keras_colorize.data import schema
 from keras_colorize.data.pipeline import DatasetError, make_dataset
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_colorize import png
+from keras_colorize.io import png
 
 
 def _encode(pixels, workers=None):

@@ -5,9 +5,9 @@ import os
 import numpy as np
 from PIL import Image
 
+from keras_colorize.color.fullres import lightness
 from keras_colorize.colorize import DEFAULT_MODEL, REPO_ROOT, main
-from keras_colorize.fullres import lightness
-from keras_colorize.metrics import image_metrics
+from keras_colorize.evaluation.metrics import image_metrics
 
 EXAMPLES = os.path.join(REPO_ROOT, "examples")
 SHIPPED = os.path.join(REPO_ROOT, DEFAULT_MODEL)

@@ -9,12 +9,12 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from keras_colorize import color
 from keras_colorize import constants as C
-from keras_colorize import tflite_export as T
+from keras_colorize.color import tf_lab
 from keras_colorize.config import make_config
-from keras_colorize.inference import load_backend
-from keras_colorize.trainers import build_trainer
+from keras_colorize.inference.backends import load_backend
+from keras_colorize.serving import tflite as T
+from keras_colorize.training.trainers import build_trainer
 
 SIZE = 32  # a multiple of the regression and classification strides (8)
 CONTRACT_IO = {
@@ -57,11 +57,11 @@ def _run(path, photo):
         interpreter.set_tensor(inp["index"], photo[None])
         interpreter.invoke()
         return interpreter.get_tensor(out["index"])[0]
-    lightness = color.rgb_uint8_to_lab(photo[None])[..., :1]
-    interpreter.set_tensor(inp["index"], color.normalize_l(lightness).numpy())
+    lightness = tf_lab.rgb_uint8_to_lab(photo[None])[..., :1]
+    interpreter.set_tensor(inp["index"], tf_lab.normalize_l(lightness).numpy())
     interpreter.invoke()
-    ab = color.denormalize_ab(interpreter.get_tensor(out["index"]))
-    return color.lab_to_rgb_uint8(tf.concat([lightness, ab], axis=-1)).numpy()[0]
+    ab = tf_lab.denormalize_ab(interpreter.get_tensor(out["index"]))
+    return tf_lab.lab_to_rgb_uint8(tf.concat([lightness, ab], axis=-1)).numpy()[0]
 
 
 def _mean_diff(a, b):
@@ -134,9 +134,9 @@ def test_every_file_runs_in_the_colorize_runtime(regression, val_photos):
     colorizer, out, report = regression
     l_norm = T._l_norm(np.stack(val_photos[:1])).numpy()  # (1, S, S, 1)
     # The runtime feeds an RGB file the gray image of L and reads ab back from its output.
-    lab = tf.concat([color.denormalize_l(l_norm), tf.zeros((1, SIZE, SIZE, 2))], axis=-1)
-    colorized = T.colorize_fixed(colorizer, color.lab_to_rgb_uint8(lab))
-    expected = color.normalize_ab(color.rgb_uint8_to_lab(colorized)[..., 1:]).numpy()
+    lab = tf.concat([tf_lab.denormalize_l(l_norm), tf.zeros((1, SIZE, SIZE, 2))], axis=-1)
+    colorized = T.colorize_fixed(colorizer, tf_lab.lab_to_rgb_uint8(lab))
+    expected = tf_lab.normalize_ab(tf_lab.rgb_uint8_to_lab(colorized)[..., 1:]).numpy()
     for entry in report["variants"]:
         backend = load_backend(os.path.join(out, entry["file"]))
         assert backend.working_size == SIZE

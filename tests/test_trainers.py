@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from keras_colorize import constants as C
+from keras_colorize.color.ab_bins import in_gamut_bins
 from keras_colorize.config import make_config
-from keras_colorize.quantize import in_gamut_bins
-from keras_colorize.trainers import (
+from keras_colorize.training.trainers import (
     ClassificationTrainer,
     GANTrainer,
     build_trainer,

@@ -11,7 +11,7 @@ import os
 
 import tensorflow as tf
 
-from keras_colorize.color import rgb_to_l_ab_normalized
+from keras_colorize.color.tf_lab import rgb_to_l_ab_normalized
 from keras_colorize.data import schema
 
 DEFAULT_SHUFFLE_BUFFER = 2048

@@ -12,8 +12,8 @@ apply their own softmax.
 import keras
 from keras import layers
 
+from keras_colorize.color.ab_bins import in_gamut_bins
 from keras_colorize.models import blocks
-from keras_colorize.quantize import in_gamut_bins
 
 # Three stride-2 convs (conv1, conv2, conv3): the body runs at H/8 x W/8.
 CLASSIFICATION_STRIDE = 8

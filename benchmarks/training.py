@@ -3,7 +3,7 @@
 Every figure is the median over timed repeats after untimed warm-up. Training
 is timed through ``fit`` on a few batches of the real pipeline cached in
 memory, so that only the model is timed; its FLOPs come from
-keras_colorize.bench_flops.
+benchmarks.flops.
 """
 
 import os
@@ -129,7 +129,7 @@ def build_bench_trainer(config, prior):
     """The family's trainer, compiled, with every variable created (in the current scope)."""
     import tensorflow as tf
 
-    from keras_colorize.trainers import GANTrainer, build_trainer, compile_trainer
+    from keras_colorize.training.trainers import GANTrainer, build_trainer, compile_trainer
 
     size = config.train.image_size
     trainer = compile_trainer(build_trainer(config.model, config.train, prior), config.train)
@@ -167,7 +167,7 @@ def train_throughput(data_dir, config, steps=10, repeats=3, count_flops=True):
     """
     import keras
 
-    from keras_colorize import bench_flops
+    from benchmarks import flops
 
     model, train = config.model, config.train
     previous = keras.mixed_precision.global_policy()
@@ -186,13 +186,11 @@ def train_throughput(data_dir, config, steps=10, repeats=3, count_flops=True):
         )
         flops = {}
         if count_flops:
-            counted = bench_flops.counted_train_flops(trainer, train.batch_size, train.image_size)
+            counted = flops.counted_train_flops(trainer, train.batch_size, train.image_size)
             flops = {
                 "flops_per_image": counted["flops_per_image"],
                 "flops_by_op_type": counted["by_op_type"],
-                "analytic_flops_per_image": bench_flops.analytic_train_flops(
-                    trainer, train.image_size
-                ),
+                "analytic_flops_per_image": flops.analytic_train_flops(trainer, train.image_size),
             }
     finally:
         keras.mixed_precision.set_global_policy(previous)
@@ -218,7 +216,7 @@ def add_efficiency(row, peaks):
 
     The analytic (model) FLOPs give the main figure, as is usual for "model FLOPs
     utilisation"; the counted FLOPs (which include element-wise ops and overcount
-    some backprop convolutions, keras_colorize.bench_flops) a second one.
+    some backprop convolutions, benchmarks.flops) a second one.
     """
     dtype = COMPUTE_DTYPES[row["precision"]]
     peak = peaks.get(dtype)

@@ -3,7 +3,7 @@
 Logical devices and collective ops must be configured before TensorFlow
 starts, so every set-up runs in fresh processes, each this module's worker:
 
-    python -m keras_colorize.bench_scaling --data D --family gan --preset default \\
+    python -m benchmarks.scaling --data D --family gan --preset default \\
         --image-size 128 --batch-size 16 --mode mirrored --replicas 2
 
 prints one JSON line with its images/second (median over timed epochs after a
@@ -20,10 +20,10 @@ import statistics
 import sys
 import tempfile
 
-from keras_colorize.bench_process import child_env, python_module, run_children
-from keras_colorize.distribute import local_worker_addresses
+from benchmarks.process import child_env, python_module, run_children
+from keras_colorize.training.distribute import local_worker_addresses
 
-MODULE = "keras_colorize.bench_scaling"
+MODULE = "benchmarks.scaling"
 SETUPS = (
     ("MirroredStrategy, 1 CPU device", "mirrored", 1),
     ("MirroredStrategy, 2 logical CPU devices", "mirrored", 2),
@@ -109,7 +109,7 @@ def _worker_main(argv):
     parser.add_argument("--replicas", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from keras_colorize.distribute import make_strategy, split_cpu
+    from keras_colorize.training.distribute import make_strategy, split_cpu
 
     # Before anything initialises TensorFlow's devices.
     if args.mode == "multiworker":
@@ -121,14 +121,14 @@ def _worker_main(argv):
 
     import keras
 
-    from keras_colorize.bench_training import (
+    from benchmarks.training import (
         build_bench_trainer,
         cached_batches,
         epoch_timer,
         load_prior,
     )
     from keras_colorize.config import make_config
-    from keras_colorize.distribute import custom_fit
+    from keras_colorize.training.distribute import custom_fit
 
     keras.mixed_precision.set_global_policy(args.precision)
     overrides = {

@@ -1,7 +1,7 @@
 """The reference pix2pix training step in PyTorch, timed on this machine.
 
 A standalone script (it imports neither TensorFlow nor keras_colorize), run by
-``keras_colorize.bench --torch-python PYTHON`` with an interpreter that has
+``benchmarks.bench --torch-python PYTHON`` with an interpreter that has
 torch, so that the reference and ours are measured in the same run:
 
     python keras_colorize/bench_pytorch_pix2pix.py --ngf 64 --ndf 64 --dtype float32

@@ -1,7 +1,7 @@
 """The colorize command end to end, as a user runs it: wall time and peak memory per run.
 
 Each run is ``python -m keras_colorize.colorize INPUT --model M --out OUT`` in
-a fresh process (keras_colorize.bench_process: peak RSS from that child's own
+a fresh process (benchmarks.process: peak RSS from that child's own
 getrusage record). Three runs, each repeated, the median taken:
 
 - start-up: one 64x64 photo: Python, TensorFlow and the model loading.
@@ -18,7 +18,7 @@ import re
 import statistics
 import tempfile
 
-from keras_colorize.bench_process import child_env, python_module, run_child
+from benchmarks.process import child_env, python_module, run_child
 
 # Mixed sizes for the synthetic folder: phone, scan and web photos.
 FOLDER_SIZES = ((1024, 768), (2048, 1536), (640, 480), (1600, 1200), (3000, 2000), (800, 800))
@@ -39,7 +39,7 @@ def write_photos(folder, sizes, seed=0):
     """Writes one gray JPEG per (width, height) into folder; returns their total megapixels."""
     from PIL import Image
 
-    from keras_colorize.bench_inference import synthetic_photo
+    from benchmarks.inference import synthetic_photo
 
     os.makedirs(folder, exist_ok=True)
     pixels = 0

@@ -1,9 +1,9 @@
 """Full-resolution colour maths in numpy with lookup tables, for photos of any size.
 
-The TF ops of keras_colorize.color are the reference (and what the networks,
+The TF ops of keras_colorize.color.tf_lab are the reference (and what the networks,
 the SavedModel and TFLite use); at 12 megapixels their per-pixel pow() calls
 cost over a second on a CPU. Here the two transfer functions are the tables
-keras_colorize.color builds FROM those TF functions, so both paths agree to a
+keras_colorize.color.tf_lab builds FROM those TF functions, so both paths agree to a
 level:
 - sRGB -> linear: 256 entries, one per uint8 level (exact);
 - linear -> sRGB uint8: 2^16 entries over [0, 1] (within one level).
@@ -19,13 +19,13 @@ import cv2
 import numpy as np
 
 from keras_colorize import constants as C
-from keras_colorize.color import (
+from keras_colorize.color.tf_lab import (
     LINEAR_TABLE_STEPS,
     linear_to_srgb_uint8_table,
     srgb_uint8_to_linear_table,
 )
 from keras_colorize.cores import usable_cores
-from keras_colorize.image_io import is_gray
+from keras_colorize.io.images import is_gray
 
 STRIP_ROWS = 64  # rows per strip: cache-sized temporaries, few first-touch page faults
 # f(t) of CIE Lab switches from the linear segment to the cube root here; in f-space:

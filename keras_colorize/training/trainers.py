@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_colorize import constants as C
-from keras_colorize import quantize
+from keras_colorize.color import ab_bins
 from keras_colorize.models import (
     CLASSIFICATION_OUTPUT_STRIDE,
     BilinearUpsample,
@@ -85,7 +85,7 @@ class ClassificationTrainer(ColorizationTrainer):
 
     def __init__(self, network, class_weights, temperature=C.ANNEALED_MEAN_T, **kwargs):
         super().__init__(network, **kwargs)
-        self.bins = quantize.in_gamut_bins()
+        self.bins = ab_bins.in_gamut_bins()
         self.class_weights = np.asarray(class_weights, dtype=np.float32)
         if self.class_weights.shape != (len(self.bins),):
             raise ValueError(
@@ -108,11 +108,11 @@ class ClassificationTrainer(ColorizationTrainer):
         ab = tf.cast(ab_norm, tf.float32) * C.AB_SCALE  # (B, H, W, 2) Lab units
         stride = CLASSIFICATION_OUTPUT_STRIDE
         ab_small = tf.nn.avg_pool2d(ab, stride, stride, "VALID")  # (B, H/4, W/4, 2)
-        targets = quantize.soft_encode(ab_small, self.bins)  # (B, H/4, W/4, Q)
-        weights = quantize.pixel_weights(targets, self.class_weights)  # (B, H/4, W/4)
-        mask = quantize.colourful_mask(ab)  # (B,)
+        targets = ab_bins.soft_encode(ab_small, self.bins)  # (B, H/4, W/4, Q)
+        weights = ab_bins.pixel_weights(targets, self.class_weights)  # (B, H/4, W/4)
+        mask = ab_bins.colourful_mask(ab)  # (B,)
         logits = self.network(l_norm, training=training)  # (B, H/4, W/4, Q)
-        per_example = quantize.class_rebalanced_cross_entropy(targets, logits, weights, mask)
+        per_example = ab_bins.class_rebalanced_cross_entropy(targets, logits, weights, mask)
         return per_example, mask
 
     def _update_metrics(self, per_example, mask):
@@ -138,7 +138,7 @@ class ClassificationTrainer(ColorizationTrainer):
         """The network, annealed-mean decoding and a bilinear upsample back to full resolution."""
         l_input = keras.Input((None, None, 1), name="L")
         logits = self.network(l_input)  # (B, H/4, W/4, Q)
-        ab = quantize.AnnealedMeanDecode(self.temperature, name="annealed_mean")(logits)
+        ab = ab_bins.AnnealedMeanDecode(self.temperature, name="annealed_mean")(logits)
         ab_norm = keras.layers.Rescaling(1.0 / C.AB_SCALE, dtype="float32", name="ab_norm")(ab)
         full = BilinearUpsample(CLASSIFICATION_OUTPUT_STRIDE, dtype="float32", name="upsample")(
             ab_norm
@@ -226,8 +226,8 @@ class GANTrainer(ColorizationTrainer):
 
 def class_weights_from_prior(prior_grid, rebalance_lambda=C.REBALANCE_LAMBDA):
     """ab grid histogram (data_prep's ab_prior.npy) -> per-bin rebalancing weights (Q,)."""
-    prior = quantize.prior_from_grid_histogram(prior_grid)
-    return quantize.rebalance_weights(prior, lam=rebalance_lambda)
+    prior = ab_bins.prior_from_grid_histogram(prior_grid)
+    return ab_bins.rebalance_weights(prior, lam=rebalance_lambda)
 
 
 def build_trainer(model_config, train_config, prior_grid=None):

@@ -1,6 +1,6 @@
-"""`python -m keras_colorize.bench`: training, input, inference and scaling figures in one report.
+"""`python -m benchmarks`: training, input, inference and scaling figures in one report.
 
-    python -m keras_colorize.bench --data data/photos160 --model-dir models/colorizer --out bench/
+    python -m benchmarks --data data/photos160 --model-dir models/colorizer --out bench/
 
 writes bench.json and bench.md: the machine first, then one table per section,
 each figure a median over repeats after warm-up:
@@ -9,14 +9,14 @@ each figure a median over repeats after warm-up:
    and per family at the "default" and "paper" presets' widths, in float32 and
    mixed_bfloat16 (mixed_float16 with a GPU): images/second, training FLOPs per
    image (analytic model FLOPs, and counted from the train step's graph:
-   keras_colorize.bench_flops), achieved FLOP/s and its fraction of the peak of
-   the same dtype (keras_colorize.bench_training); with --torch-python, the
-   reference pix2pix step in PyTorch beside our GAN (keras_colorize.bench_reference);
+   benchmarks.flops), achieved FLOP/s and its fraction of the peak of
+   the same dtype (benchmarks.training); with --torch-python, the
+   reference pix2pix step in PyTorch beside our GAN (benchmarks.reference);
 2. the input pipeline alone, and its ratio to the fastest training step;
 3. inference latency through .keras, the SavedModel and each TFLite variant,
-   and the colorize command end to end (keras_colorize.bench_inference,
-   keras_colorize.bench_colorize);
-4. scaling over 2 logical CPU devices and 2 local workers (keras_colorize.bench_scaling).
+   and the colorize command end to end (benchmarks.inference,
+   benchmarks.colorize);
+4. scaling over 2 logical CPU devices and 2 local workers (benchmarks.scaling).
 
 ``--quick`` runs every section at toy sizes in under two minutes: it keeps the
 command working, its figures mean nothing.
@@ -58,7 +58,7 @@ def describe_machine():
     import keras
     import tensorflow as tf
 
-    from keras_colorize.precision import cpu_supports_bfloat16
+    from keras_colorize.training.precision import cpu_supports_bfloat16
 
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -81,7 +81,7 @@ def describe_machine():
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m keras_colorize.bench", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--data", required=True, help="a data_prep output folder")
     parser.add_argument("--out", help="write bench.json and bench.md here")
@@ -155,7 +155,7 @@ def parse_args(argv):
 
 def _plan(args, gpus):
     """Resolves the defaults that depend on --quick into one settings dict."""
-    from keras_colorize.bench_inference import PHOTO_SIZES
+    from benchmarks.inference import PHOTO_SIZES
 
     quick = args.quick
     repeats = args.repeats if args.repeats is not None else (1 if quick else 3)
@@ -236,7 +236,7 @@ def _check_buildable(config):
 
     from keras_colorize import constants as C
     from keras_colorize.config import ConfigError
-    from keras_colorize.trainers import build_trainer
+    from keras_colorize.training.trainers import build_trainer
 
     prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))  # shapes only
     try:
@@ -258,7 +258,7 @@ def _check_data(data_dir, image_size):
 
 def run_training(data_dir, plan, specs):
     """Matmul peaks, then every spec at every precision; returns (peaks, rows)."""
-    from keras_colorize import bench_training
+    from benchmarks import training as bench_training
     from keras_colorize.config import make_config
 
     dtypes = sorted({bench_training.COMPUTE_DTYPES[p] for p in plan["precisions"]})
@@ -291,7 +291,7 @@ def run_training(data_dir, plan, specs):
 
 def run_reference(python, plan, training_rows):
     """The PyTorch pix2pix beside every timed GAN; an error is recorded, not raised."""
-    from keras_colorize import bench_reference
+    from benchmarks import reference as bench_reference
 
     _progress("training: the PyTorch pix2pix reference (subprocesses)")
     try:
@@ -303,7 +303,7 @@ def run_reference(python, plan, training_rows):
 
 
 def run_pipeline(data_dir, plan, training_rows):
-    from keras_colorize import bench_training
+    from benchmarks import training as bench_training
 
     _progress("input pipeline")
     result = bench_training.pipeline_throughput(
@@ -329,12 +329,14 @@ def run_pipeline(data_dir, plan, training_rows):
 
 def run_inference(model_dir, data_dir, plan, args):
     """Latency per backend and the colorize command; an error is recorded, not raised."""
-    from keras_colorize import bench_colorize, bench_inference, tflite_export
+    from benchmarks import colorize as bench_colorize
+    from benchmarks import inference as bench_inference
+    from keras_colorize.serving import tflite
 
     variants = args.tflite_variants
     if variants is None:
         # --quick: one plain and the int8 variant (the two conversion paths), to save time.
-        variants = QUICK_TFLITE_VARIANTS if plan["quick"] else tflite_export.VARIANTS
+        variants = QUICK_TFLITE_VARIANTS if plan["quick"] else tflite.VARIANTS
     with tempfile.TemporaryDirectory(prefix="bench-inference-") as work_dir:
         _progress(f"inference: exports and latency of {model_dir}")
         artefacts = bench_inference.prepare_artefacts(
@@ -363,7 +365,7 @@ def run_inference(model_dir, data_dir, plan, args):
 
 
 def run_scaling(data_dir, plan):
-    from keras_colorize import bench_scaling
+    from benchmarks import scaling as bench_scaling
 
     _progress("scaling (subprocesses)")
     family, preset = plan["scaling_family"], plan["scaling_preset"]
@@ -382,8 +384,8 @@ def run_scaling(data_dir, plan):
 
 def targets(report):
     """The issue's targets with PASS/MISS, from whatever sections ran."""
-    from keras_colorize.bench_colorize import TARGET_SECONDS, TWELVE_MP
-    from keras_colorize.bench_inference import size_label
+    from benchmarks.colorize import TARGET_SECONDS, TWELVE_MP
+    from benchmarks.inference import size_label
 
     found = []
     for row in report.get("training", []):
@@ -466,7 +468,7 @@ def _errors(report):
 
 
 def write_report(report, out_dir):
-    from keras_colorize.bench_report import markdown
+    from benchmarks.report import markdown
 
     text = markdown(report)
     if out_dir:
@@ -482,21 +484,21 @@ def write_report(report, out_dir):
 def _prepare(args):
     """Checks every input before anything is measured; returns (machine, plan, specs, model_dir,
     reason to skip inference or None). Raises BenchError, ConfigError or DatasetError."""
-    from keras_colorize import tflite_export
-    from keras_colorize.bench_inference import check_model_dir, default_model_dir
+    from benchmarks.inference import check_model_dir, default_model_dir
+    from keras_colorize.serving import tflite
 
     machine = describe_machine()
     plan = _plan(args, machine["gpus"])
     _check_data(args.data, plan["image_size"])
     specs = training_specs(args.train, plan["presets"], plan["image_size"], args.batch_size)
-    unknown = set(args.tflite_variants or ()) - set(tflite_export.VARIANTS)
+    unknown = set(args.tflite_variants or ()) - set(tflite.VARIANTS)
     if unknown:
         raise BenchError(
             f"unknown TFLite variants {sorted(unknown)}; expected some of "
-            + ", ".join(tflite_export.VARIANTS)
+            + ", ".join(tflite.VARIANTS)
         )
     if args.torch_python and "training" in args.sections:
-        from keras_colorize.bench_reference import TorchReferenceError, check_python
+        from benchmarks.reference import TorchReferenceError, check_python
 
         try:
             check_python(args.torch_python)
@@ -527,7 +529,7 @@ def main(argv=None):
         print(f"bench: error: {error}", file=sys.stderr)
         return USAGE_ERROR
 
-    from keras_colorize import bench_flops
+    from benchmarks import flops as bench_flops
 
     report = {
         "quick": plan["quick"],

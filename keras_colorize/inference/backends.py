@@ -9,7 +9,7 @@ the input survive:
 
 Every backend answers one question, ``predict_ab``: normalised L (B, S, S, 1)
 -> normalised ab (B, S, S, 2). The full-resolution colour maths
-(keras_colorize.fullres) runs in strips of rows so that a 40-megapixel scan
+(keras_colorize.color.fullres) runs in strips of rows so that a 40-megapixel scan
 needs a bounded amount of memory.
 """
 
@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from keras_colorize.color import (
+from keras_colorize.color.fullres import lightness, recombine
+from keras_colorize.color.tf_lab import (
     denormalize_ab,
     denormalize_l,
     lab_to_rgb_uint8,
@@ -28,7 +29,6 @@ from keras_colorize.color import (
     normalize_l,
     rgb_uint8_to_lab,
 )
-from keras_colorize.fullres import lightness, recombine
 
 DEFAULT_WORKING_SIZE = 256
 METADATA_FILE = "keras_colorize.json"  # beside a .keras file / in a SavedModel's assets.extra/
@@ -54,9 +54,10 @@ class KerasBackend(Backend):
     def __init__(self, path, working_size=None):
         import keras
 
+        import keras_colorize.color.ab_bins  # noqa: F401
+
         # Importing registers the project's custom layers before deserialisation.
         import keras_colorize.models.layers  # noqa: F401
-        import keras_colorize.quantize  # noqa: F401
 
         try:
             self.model = keras.saving.load_model(path, compile=False)

@@ -24,8 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_colorize import color
 from keras_colorize import constants as C
+from keras_colorize.color import tf_lab
 
 # Samples per edge of each face of the sRGB cube when deriving the bins. 257
 # (a step of 1/256) is the coarsest density from which the bin set no longer
@@ -71,7 +71,7 @@ def _derive_in_gamut_bins(samples_per_edge):
     # init_scope: the derivation must run eagerly even when first called while
     # a tf.function or a Keras model is being traced.
     with tf.init_scope():
-        ab = color.rgb_to_lab(rgb).numpy()[:, 1:]
+        ab = tf_lab.rgb_to_lab(rgb).numpy()[:, 1:]
     index = _grid_index(ab)
     hit = np.zeros((C.AB_GRID_SIZE, C.AB_GRID_SIZE), dtype=bool)
     hit[index[:, 0], index[:, 1]] = True
@@ -86,7 +86,7 @@ def in_gamut_bins():
     A centre (a multiple of AB_GRID_STEP in [-AB_GRID_LIMIT, AB_GRID_LIMIT] on
     both axes) is kept when some sRGB colour, at some L, has its ab in that
     centre's cell, i.e. has that centre as its nearest grid centre. The cube's
-    surface is sampled densely, converted with ``color.rgb_to_lab`` and each
+    surface is sampled densely, converted with ``tf_lab.rgb_to_lab`` and each
     colour assigned to its nearest centre. Bins are sorted by a, then b.
 
     This gives Q = 262, not Zhang et al.'s 313 (constants.ZHANG_NUM_BINS). The

@@ -24,8 +24,14 @@ from contextlib import ExitStack
 
 import keras_colorize
 
-# The checkout (or site-packages) holding keras_colorize, importable by the children.
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(keras_colorize.__file__)))
+# The checkout holding benchmarks/ and the folder holding keras_colorize (the
+# same checkout, or site-packages), both importable by the children.
+IMPORT_ROOTS = list(
+    dict.fromkeys(
+        os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        for path in (__file__, keras_colorize.__file__)
+    )
+)
 _POLL_SECONDS = 0.01
 _KIB = 1024  # Linux reports ru_maxrss in KiB
 # argv: RESULT_FILE COMMAND...; exits with the command's exit code.
@@ -59,8 +65,8 @@ class ChildResult:
 
 
 def child_env(extra=None):
-    """The environment of a child: this package importable, TensorFlow's C++ logs quiet."""
-    paths = [PACKAGE_ROOT, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    """The environment of a child: these packages importable, TensorFlow's C++ logs quiet."""
+    paths = [*IMPORT_ROOTS, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("TF_CONFIG", None)
     env.update(extra or {})

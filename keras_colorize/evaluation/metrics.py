@@ -6,7 +6,7 @@
   units) is within a threshold, swept over integer thresholds, area under
   that curve by the trapezoid rule, normalised to [0, 1]. Zhang sweep 0..150;
   the seed paper 1..100.
-- Colourfulness (Hasler-Suesstrunk, keras_colorize.colorfulness).
+- Colourfulness (Hasler-Suesstrunk, keras_colorize.color.colorfulness).
 - Mean chroma sqrt(a^2 + b^2) of the prediction, and mean |delta L| between
   prediction and truth: a colorizer must keep the input's lightness, so a
   large value means a bug.
@@ -15,8 +15,8 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_colorize.color import rgb_uint8_to_lab
-from keras_colorize.colorfulness import colorfulness
+from keras_colorize.color.colorfulness import colorfulness
+from keras_colorize.color.tf_lab import rgb_uint8_to_lab
 
 ZHANG_THRESHOLDS = (0, 150)
 PAPER_THRESHOLDS = (1, 100)

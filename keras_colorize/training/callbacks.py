@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_colorize import constants as C
-from keras_colorize.color import l_ab_normalized_to_rgb
+from keras_colorize.color.tf_lab import l_ab_normalized_to_rgb
 
 
 def sample_grid(l_norm, ab_pred, ab_true):

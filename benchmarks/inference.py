@@ -1,6 +1,6 @@
 """Inference latency of a trained colorizer, batch 1, through each way it ships.
 
-- ``.keras``: the colorize runtime (keras_colorize.inference.colorize_images
+- ``.keras``: the colorize runtime (keras_colorize.inference.backends.colorize_images
   with a KerasBackend): resize to the working size, the network, the colour
   recombined with the photo's own full-resolution lightness in numpy.
 - SavedModel ``serving_default``: uint8 RGB in, uint8 RGB out, everything
@@ -12,7 +12,7 @@
 The SavedModel and TFLite files are the model folder's own when it holds an
 export (``<dir>/<N>/saved_model.pb``, ``<dir>/tflite/<N>/*.tflite``, as
 ``python -m keras_colorize.export`` writes them), else they are exported into
-a scratch folder with keras_colorize.export / keras_colorize.tflite_export.
+a scratch folder with keras_colorize.export / keras_colorize.serving.tflite.
 """
 
 import glob
@@ -92,14 +92,15 @@ def prepare_artefacts(model_dir, data_dir, work_dir, variants, tflite_size=None,
         data_dir: a data_prep folder: int8 calibration and TFLite parity photos.
         work_dir: scratch folder for exports.
         variants: TFLite variants to export when the model dir has none.
-        tflite_size: fixed TFLite side; default tflite_export.DEFAULT_SIZE, with
+        tflite_size: fixed TFLite side; default tflite.DEFAULT_SIZE, with
             quick the model's working size.
 
     Returns:
         dict: keras, saved_model, saved_model_source, tflite {variant: path},
         tflite_source, family, working_size, notes (list of one-line strings).
     """
-    from keras_colorize import export, tflite_export
+    from keras_colorize import export
+    from keras_colorize.serving import tflite
 
     colorizer, config = export.load_colorizer_from_run(model_dir)
     working_size = export.resolve_working_size(config)
@@ -115,19 +116,19 @@ def prepare_artefacts(model_dir, data_dir, work_dir, variants, tflite_size=None,
     tflite_source = "the model dir's export"
     if tflite_dir is None and variants:
         tflite_dir = os.path.join(work_dir, "tflite")
-        size = tflite_size or (working_size if quick else tflite_export.DEFAULT_SIZE)
+        size = tflite_size or (working_size if quick else tflite.DEFAULT_SIZE)
         tflite_source = f"exported by the benchmark into a scratch folder, {size}x{size}"
         try:
-            tflite_export.export_tflite(
+            tflite.export_tflite(
                 colorizer,
                 config,
                 tflite_dir,
                 size=size,
                 data_dir=data_dir,
                 variants=variants,
-                representative_batches=8 if quick else tflite_export.DEFAULT_REPRESENTATIVE_BATCHES,
+                representative_batches=8 if quick else tflite.DEFAULT_REPRESENTATIVE_BATCHES,
             )
-        except tflite_export.TFLiteExportError as error:
+        except tflite.TFLiteExportError as error:
             # Files beyond their parity tolerance are still written: they are timed all the same.
             notes.append(f"TFLite export: {error}")
         except ValueError as error:
@@ -187,7 +188,7 @@ def latencies(artefacts, sizes=PHOTO_SIZES, warmup=1, repeats=3):
     """
     import tensorflow as tf
 
-    from keras_colorize.inference import KerasBackend, TFLiteBackend, colorize_images
+    from keras_colorize.inference.backends import KerasBackend, TFLiteBackend, colorize_images
 
     photos = [(size_label(s), synthetic_photo(*s, seed=i)) for i, s in enumerate(sizes)]
     rows = []

@@ -1,6 +1,6 @@
-"""bench.md: the benchmark report (keras_colorize.bench) as Markdown tables."""
+"""bench.md: the benchmark report (benchmarks.bench) as Markdown tables."""
 
-from keras_colorize.bench_colorize import TARGET_PEAK_MB, TARGET_SECONDS
+from benchmarks.colorize import TARGET_PEAK_MB, TARGET_SECONDS
 
 
 def _f(value, spec=".1f", missing="-"):

@@ -11,7 +11,7 @@ Each file has one of two contracts (models/README.md), recorded in the report:
 
 - ``rgb_uint8``: ``rgb`` uint8 (1, S, S, 3) sRGB -> ``colorized`` uint8
   (1, S, S, 3) sRGB. The whole pipeline runs in the model: RGB -> Lab
-  (keras_colorize.color), L/50 - 1, the network, ab*110, the input's own L
+  (keras_colorize.color.tf_lab), L/50 - 1, the network, ab*110, the input's own L
   joined back, Lab -> RGB, rounded to uint8. The input's colour is ignored.
 - ``l_ab_float32``: ``L`` float32 (1, S, S, 1) = L/50 - 1 -> ``ab_norm`` float32
   (1, S, S, 2) = ab/110: the bare network; the app does the colour maths.
@@ -50,7 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_colorize import color
+from keras_colorize.color import tf_lab
 from keras_colorize.models import network_stride
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
@@ -131,25 +131,25 @@ def colorize_fixed(colorizer, rgb):
     This is both the body of the RGB .tflite files and the Keras reference.
     """
     with tf.name_scope(_COLOUR_SCOPES[0]):
-        lightness = color.rgb_uint8_to_lab(rgb)[..., :1]  # (B, S, S, 1), L in [0, 100]
-        l_norm = color.normalize_l(lightness)  # (B, S, S, 1) in [-1, 1]
+        lightness = tf_lab.rgb_uint8_to_lab(rgb)[..., :1]  # (B, S, S, 1), L in [0, 100]
+        l_norm = tf_lab.normalize_l(lightness)  # (B, S, S, 1) in [-1, 1]
     ab_norm = colorizer(l_norm, training=False)  # (B, S, S, 2)
     with tf.name_scope(_COLOUR_SCOPES[1]):
-        lab = tf.concat([lightness, color.denormalize_ab(ab_norm)], axis=-1)  # (B, S, S, 3)
-        return color.lab_to_rgb_uint8(lab)
+        lab = tf.concat([lightness, tf_lab.denormalize_ab(ab_norm)], axis=-1)  # (B, S, S, 3)
+        return tf_lab.lab_to_rgb_uint8(lab)
 
 
 @tf.function
 def _l_norm(rgb):
     """uint8 sRGB (B, S, S, 3) -> L/50 - 1 float32 (B, S, S, 1)."""
-    return color.normalize_l(color.rgb_uint8_to_lab(rgb)[..., :1])
+    return tf_lab.normalize_l(tf_lab.rgb_uint8_to_lab(rgb)[..., :1])
 
 
 @tf.function
 def _recombine(rgb, ab_norm):
     """The input's L with predicted ab_norm (B, S, S, 2) -> uint8 sRGB (B, S, S, 3)."""
-    lightness = color.rgb_uint8_to_lab(rgb)[..., :1]
-    return color.lab_to_rgb_uint8(tf.concat([lightness, color.denormalize_ab(ab_norm)], -1))
+    lightness = tf_lab.rgb_uint8_to_lab(rgb)[..., :1]
+    return tf_lab.lab_to_rgb_uint8(tf.concat([lightness, tf_lab.denormalize_ab(ab_norm)], -1))
 
 
 def photos_from_dataset(data_dir, split, size, count):
@@ -164,8 +164,8 @@ def photos_from_dataset(data_dir, split, size, count):
     dataset = make_dataset(data_dir, split, 1, image_size=size, training=False)
     photos = []
     for l_norm, ab_norm in dataset.take(count):
-        lab = tf.concat([color.denormalize_l(l_norm), color.denormalize_ab(ab_norm)], axis=-1)
-        photos.append(color.lab_to_rgb_uint8(lab).numpy()[0])
+        lab = tf.concat([tf_lab.denormalize_l(l_norm), tf_lab.denormalize_ab(ab_norm)], axis=-1)
+        photos.append(tf_lab.lab_to_rgb_uint8(lab).numpy()[0])
     return photos
 
 
@@ -477,7 +477,7 @@ def export_tflite(
     if missing:
         raise ValueError(f"no tolerance for variants {missing}")
     if isinstance(colorizer, str | os.PathLike):
-        import keras_colorize.quantize  # noqa: F401 - registers the custom layers
+        import keras_colorize.color.ab_bins  # noqa: F401 - registers the custom layers
 
         colorizer = keras.saving.load_model(colorizer, compile=False)
     inputs = _gather_inputs(config, size, data_dir, variants, parity_images, representative_batches)
