@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_colorize.io.folders import image_files, is_image_name
 from keras_colorize.io.images import IMAGE_EXTENSIONS, ImageReadError, read_image
 from keras_colorize.io.png import write_png
 
@@ -124,29 +125,6 @@ def parse_args(argv):
     return args
 
 
-def _is_image_name(path):
-    return path.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def _walk(folder, exclude):
-    """(path, path relative to folder) of the image files under folder, sorted.
-
-    Hidden files and folders are skipped (e.g. macOS `._photo.jpg` files on USB
-    drives), and so is `exclude` (the output folder, so that a re-run does not
-    colorize its own outputs).
-    """
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) != exclude
-        )
-        for name in sorted(files):
-            if not name.startswith(".") and _is_image_name(name):
-                path = os.path.join(root, name)
-                yield path, os.path.relpath(path, folder)
-
-
 def expand_inputs(inputs, out_dir):
     """INPUT arguments -> ([(file, output name relative to OUT)], [arguments matching nothing]).
 
@@ -158,15 +136,15 @@ def expand_inputs(inputs, out_dir):
     for item in inputs:
         path = os.path.expanduser(item)
         if os.path.isdir(path):
-            matches = list(_walk(path, exclude))
+            matches = list(image_files(path, exclude))
         elif os.path.exists(path):
             matches = [(path, os.path.basename(path))]
         elif any(c in item for c in GLOB_CHARACTERS):
             matches = []
             for match in sorted(glob.glob(path, recursive=True)):
                 if os.path.isdir(match):
-                    matches.extend(_walk(match, exclude))
-                elif _is_image_name(match):
+                    matches.extend(image_files(match, exclude))
+                elif is_image_name(match):
                     matches.append((match, os.path.basename(match)))
         else:
             matches = []

@@ -50,10 +50,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_colorize import artifacts as A
 from keras_colorize.color import tf_lab
-from keras_colorize.models import network_stride
+from keras_colorize.families import network_stride
 
-VARIANTS = ("float32", "float16", "dynamic", "int8")
+VARIANTS = A.TFLITE_VARIANTS
 RGB_CONTRACT = "rgb_uint8"
 L_AB_CONTRACT = "l_ab_float32"
 CONTRACTS = (RGB_CONTRACT, L_AB_CONTRACT)  # in order of preference
@@ -69,12 +70,12 @@ CONTRACTS = (RGB_CONTRACT, L_AB_CONTRACT)  # in order of preference
 # longer shows what the model predicts.
 TOLERANCES = {"float32": 0.5, "float16": 1.5, "dynamic": 4.0, "int8": 10.0}
 
-DEFAULT_SIZE = 256
+DEFAULT_SIZE = A.TFLITE_DEFAULT_SIZE
 DEFAULT_REPRESENTATIVE_BATCHES = 100  # single-photo batches for int8 calibration
 DEFAULT_PARITY_COUNT = 16  # validation photos compared per variant
 LATENCY_WARMUP = 2
 LATENCY_RUNS = 10
-FILE_PATTERN = "colorizer_{variant}.tflite"
+FILE_PATTERN = A.TFLITE_VARIANT_FILE
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 REPORT_FORMAT_VERSION = 1
@@ -114,8 +115,7 @@ class TFLiteParityError(TFLiteExportError):
 
 def check_size(model_config, size):
     """Returns ``size`` if it is a positive multiple of the network stride, else ValueError."""
-    kwargs = {"num_downs": model_config.num_downs} if model_config.family == "gan" else {}
-    stride = network_stride(model_config.family, width=model_config.width, **kwargs)
+    stride = network_stride(model_config)
     if not isinstance(size, int | np.integer) or size <= 0 or size % stride:
         raise ValueError(
             f"TFLite size {size} must be a positive multiple of the {model_config.family} "
@@ -360,14 +360,26 @@ class _Inputs:
         return generate
 
 
+def _dataset_photos(data_dir, size, count):
+    """(photos, source): from the val split, or from train when a small dataset has no val."""
+    from keras_colorize.data import schema
+
+    for split in ("val", "train"):
+        if schema.shard_paths(data_dir, split):
+            photos = photos_from_dataset(data_dir, split, size, count)
+            if photos:
+                note = "" if split == "val" else " (its val split is empty)"
+                return photos, f"{split} split of {data_dir}{note}"
+    return [], f"{data_dir}, which holds no photos"
+
+
 def _gather_inputs(config, size, data_dir, variants, parity_images, representative_batches):
     data_dir = data_dir or config.data
     if parity_images is not None:
         parity = [fit_photo(p, size) for p in parity_images]
         parity_source = f"{len(parity)} given images"
     elif data_dir:
-        parity = photos_from_dataset(data_dir, "val", size, DEFAULT_PARITY_COUNT)
-        parity_source = f"val split of {data_dir}"
+        parity, parity_source = _dataset_photos(data_dir, size, DEFAULT_PARITY_COUNT)
     else:
         raise ValueError("parity needs photos: pass parity_images or a data_dir (or config.data)")
     if not parity:

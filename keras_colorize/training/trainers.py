@@ -17,14 +17,8 @@ import tensorflow as tf
 
 from keras_colorize import constants as C
 from keras_colorize.color import ab_bins
-from keras_colorize.models import (
-    CLASSIFICATION_OUTPUT_STRIDE,
-    BilinearUpsample,
-    build_classification_net,
-    build_patchgan_discriminator,
-    build_regression_net,
-    build_unet_generator,
-)
+from keras_colorize.models.classification import CLASSIFICATION_OUTPUT_STRIDE
+from keras_colorize.models.layers import BilinearUpsample
 
 
 def _num_replicas():
@@ -63,6 +57,20 @@ class ColorizationTrainer(keras.Model):
     def colorize(self, l_norm):
         """Predicted ab_norm for a batch of L_norm, inference mode."""
         return self.inference_model()(l_norm, training=False)
+
+    def compile_for(self, train_config):
+        """Compiles with the optimizer(s) the training config asks for; returns self."""
+        self.compile(make_optimizer(train_config))
+        return self
+
+    def build_variables(self, size):
+        """Creates every variable a checkpoint holds (networks and optimizer state) now.
+
+        Needed before loading a checkpoint or restoring a backup, which fill
+        existing variables; ``size`` is the side of the square training input.
+        """
+        self(tf.zeros((1, size, size, 1)))
+        self.optimizer.build(self.trainable_variables)
 
 
 class RegressionTrainer(ColorizationTrainer):
@@ -175,8 +183,14 @@ class GANTrainer(ColorizationTrainer):
         super().compile(optimizer=loss_scaled(optimizer), **kwargs)
         self.d_optimizer = loss_scaled(d_optimizer)
 
-    def build_optimizers(self):
-        """Creates both optimizers' variables now, so that a restored checkpoint can fill them."""
+    def compile_for(self, train_config):
+        d_rate = train_config.d_learning_rate or train_config.learning_rate
+        self.compile(make_optimizer(train_config), make_optimizer(train_config, d_rate))
+        return self
+
+    def build_variables(self, size):
+        self(tf.zeros((1, size, size, 1)))
+        self.discriminator([tf.zeros((1, size, size, 1)), tf.zeros((1, size, size, 2))])
         self.optimizer.build(self.network.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
@@ -230,50 +244,6 @@ def class_weights_from_prior(prior_grid, rebalance_lambda=C.REBALANCE_LAMBDA):
     return ab_bins.rebalance_weights(prior, lam=rebalance_lambda)
 
 
-def build_trainer(model_config, train_config, prior_grid=None):
-    """Builds the family's networks and wraps them in its trainer (not yet compiled).
-
-    Args:
-        model_config: config.ModelConfig.
-        train_config: config.TrainConfig (the GAN's l1 weight, the rebalancing lambda).
-        prior_grid: the training ab histogram; required for "classification".
-    """
-    family = model_config.family
-    if family == "regression":
-        return RegressionTrainer(
-            build_regression_net(model_config.width), name="regression_trainer"
-        )
-    if family == "classification":
-        if prior_grid is None:
-            raise ValueError("the classification family needs the training ab prior")
-        weights = class_weights_from_prior(prior_grid, train_config.rebalance_lambda)
-        network = build_classification_net(model_config.width)
-        return ClassificationTrainer(
-            network, weights, model_config.temperature, name="classification_trainer"
-        )
-    generator = build_unet_generator(
-        model_config.width, model_config.num_downs, model_config.dropout
-    )
-    discriminator = build_patchgan_discriminator(model_config.disc_width, model_config.disc_layers)
-    return GANTrainer(generator, discriminator, train_config.l1_weight, name="gan_trainer")
-
-
-def build_float32_trainer(model_config, train_config):
-    """The family's trainer built under the float32 policy, for saving or exporting.
-
-    A uniform prior stands in for the training one: it only sets the loss
-    weights, which are neither part of the colorizer nor of a checkpoint.
-    The global policy is restored afterwards.
-    """
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        uniform_prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))
-        return build_trainer(model_config, train_config, uniform_prior)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-
-
 def make_optimizer(train_config, learning_rate=None):
     """Adam (AdamW when weight decay is set), as in the paper for every family."""
     learning_rate = learning_rate or train_config.learning_rate
@@ -282,13 +252,3 @@ def make_optimizer(train_config, learning_rate=None):
             learning_rate, weight_decay=train_config.weight_decay, beta_1=train_config.beta_1
         )
     return keras.optimizers.Adam(learning_rate, beta_1=train_config.beta_1)
-
-
-def compile_trainer(trainer, train_config):
-    """Compiles with the family's optimizer(s)."""
-    if isinstance(trainer, GANTrainer):
-        d_rate = train_config.d_learning_rate or train_config.learning_rate
-        trainer.compile(make_optimizer(train_config), make_optimizer(train_config, d_rate))
-    else:
-        trainer.compile(make_optimizer(train_config))
-    return trainer

@@ -1,0 +1,46 @@
+"""What every command shares: exit codes, one-line errors, the TensorFlow check.
+
+A user's mistake (bad path, bad flag, corrupt input) ends a command with one
+line on stderr, ``PROG: error: MESSAGE``, and exit code 2, never a traceback.
+No TensorFlow here: ``colorize`` imports this without it.
+"""
+
+import importlib.util
+import sys
+
+USAGE_ERROR = 2  # argparse's own code for a bad command line; every usage error uses it
+SOME_FAILED = 1
+INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+TENSORFLOW_INSTALL = "pip install 'keras-colorize[cpu]' (or [gpu])"
+
+
+class UsageError(Exception):
+    """A user's mistake found by a command; the message is one line."""
+
+
+def error_line(error, limit=200):
+    """``Type: first line of the message``, for an exception from a library we call."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:limit]}" if lines else type(error).__name__
+
+
+def report(prog, message):
+    """Prints ``PROG: error: MESSAGE`` to stderr and returns USAGE_ERROR."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def require_tensorflow(prog):
+    """Raises UsageError naming the pip command if TensorFlow or Keras cannot be imported.
+
+    Colorizing with a .tflite model needs neither, so the base package does not
+    install them; training, export, evaluation and data preparation do.
+    """
+    for module in ("tensorflow", "keras"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a blocked or half-installed module
+            found = False
+        if not found or sys.modules.get(module, ...) is None:
+            raise UsageError(f"{prog} needs TensorFlow and Keras: {TENSORFLOW_INSTALL}")

@@ -1,0 +1,176 @@
+"""Training a colorizer on a data_prep dataset: the work behind `python -m keras_colorize.fit`.
+
+``check_data`` refuses a dataset the run cannot use before anything heavy
+starts; ``train`` sets precision and strategy, builds the family's trainer,
+runs Keras ``fit`` (or the custom loop under MultiWorkerMirroredStrategy, see
+training.distribute) with the run dir's callbacks and saves colorizer.keras.
+"""
+
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_colorize import artifacts as A
+from keras_colorize.cli import UsageError
+from keras_colorize.data import schema
+from keras_colorize.data.pipeline import make_dataset, read_manifest
+from keras_colorize.families import build_trainer, family_of
+from keras_colorize.training.callbacks import PeriodicCheckpoint, SampleColorizations, StopOnNaN
+from keras_colorize.training.distribute import custom_fit, is_chief, make_strategy, split_cpu
+from keras_colorize.training.precision import set_precision
+from keras_colorize.training.run_dir import save_colorizer
+
+
+class TrainError(UsageError):
+    """A dataset or setting the run cannot use, found before training starts; one line."""
+
+
+def check_data(config):
+    """Checks the dataset before any heavy work; returns (manifest, prior or None)."""
+    manifest = read_manifest(config.data)
+    if not schema.shard_paths(config.data, "train") or not manifest["counts"].get("train"):
+        raise TrainError(f"{config.data} holds no training images")
+    train_count = manifest["counts"]["train"]
+    if config.train.batch_size > train_count:
+        raise TrainError(
+            f"batch size {config.train.batch_size} exceeds the {train_count} training images"
+        )
+    side = manifest["image_shape"][0]
+    size = config.train.image_size
+    family = family_of(config.model)
+    stride = family.stride(config.model)
+    if size % stride or size > side:
+        raise TrainError(
+            f"--image-size {size} must be a multiple of {stride} and at most the stored side {side}"
+        )
+    prior = None
+    if family.needs_prior:
+        prior_path = os.path.join(config.data, schema.PRIOR_FILE)
+        if not os.path.exists(prior_path):
+            raise TrainError(
+                f"{config.data} lacks {schema.PRIOR_FILE}, which the {family.name} model needs"
+            )
+        prior = np.load(prior_path)
+    return manifest, prior
+
+
+def steps_per_epoch(config, manifest):
+    train = config.train
+    return train.steps_per_epoch or max(1, manifest["counts"]["train"] // train.batch_size)
+
+
+def _callbacks(config, run_dir, samples, verbose):
+    advice = (
+        f"Lower the learning rate (now {config.train.learning_rate:g}, e.g. --learning-rate "
+        f"{config.train.learning_rate / 10:g}) or train in float32 (--precision float32)."
+    )
+    return [
+        StopOnNaN(advice),
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, A.BACKUP_DIR)),
+        SampleColorizations(samples, os.path.join(run_dir, A.LOGS_DIR)),
+        PeriodicCheckpoint(os.path.join(run_dir, A.CHECKPOINT_DIR), config.train.checkpoint_every),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, A.LOSSES_FILE), append=True),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, A.LOGS_DIR), write_graph=False),
+    ]
+
+
+def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
+    """Builds, trains and saves; returns the History-like dict of losses."""
+    if cpu_replicas > 1:
+        split_cpu(cpu_replicas)
+    keras.utils.set_random_seed(config.train.seed)
+    if not tf.config.list_physical_devices("GPU"):
+        # Same seed, same loss curve on a CPU (cheap there; on a GPU it costs
+        # speed and some kernels have no deterministic version).
+        tf.config.experimental.enable_op_determinism()
+    policy = set_precision(config.train.precision)
+    strategy = make_strategy(config.train.strategy)
+    replicas = strategy.num_replicas_in_sync
+    print(
+        f"fit: {config.model.family}, precision {policy}, {replicas} replica(s), run dir {run_dir}"
+    )
+    if config.train.batch_size % replicas:
+        raise TrainError(
+            f"batch size {config.train.batch_size} is not divisible by the {replicas} replicas"
+        )
+    size = config.train.image_size
+    steps = steps_per_epoch(config, manifest)
+
+    def dataset_fn(context=None, repeat=True):
+        batch = (
+            context.get_per_replica_batch_size(config.train.batch_size)
+            if context
+            else config.train.batch_size
+        )
+        return make_dataset(
+            config.data,
+            "train",
+            batch,
+            image_size=size,
+            seed=config.train.seed,
+            repeat=repeat,
+            input_context=context,
+        )
+
+    with strategy.scope():
+        trainer = build_trainer(config.model, config.train, prior).compile_for(config.train)
+        trainer.build_variables(size)  # the variables BackupAndRestore restores into
+    if verbose:
+        trainer.network.summary(print_fn=lambda line, **_: print(line))
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        history = custom_fit(
+            trainer,
+            strategy,
+            dataset_fn,
+            config.train.epochs,
+            steps,
+            run_dir,
+            config.train.checkpoint_every,
+            verbose,
+        )
+        if is_chief():
+            save_colorizer(trainer, config, os.path.join(run_dir, A.COLORIZER_FILE))
+        return history
+
+    val_count = manifest["counts"].get("val", 0)
+    validation = validation_steps = None
+    # Several replicas need whole validation batches split evenly: Keras' evaluate
+    # reduces the first batch across replicas (uneven shapes fail) and a replica
+    # left with an empty final batch fails in its convolutions. Repeated, because
+    # from epoch 2 that first-batch peek reads the previous epoch's spent iterator.
+    val_batch = min(config.train.batch_size, val_count) // replicas * replicas
+    if val_batch:
+        whole = replicas > 1
+        validation = make_dataset(
+            config.data, "val", val_batch, image_size=size, drop_remainder=whole, repeat=whole
+        )
+        validation_steps = val_count // val_batch if whole else math.ceil(val_count / val_batch)
+        if config.train.validation_batches:
+            validation_steps = min(validation_steps, config.train.validation_batches)
+    if val_count:
+        samples = next(
+            iter(
+                make_dataset(
+                    config.data, "val", min(config.train.sample_images, val_count), image_size=size
+                )
+            )
+        )
+    else:
+        samples = next(iter(dataset_fn(repeat=False)))
+    history = trainer.fit(
+        dataset_fn(),
+        epochs=config.train.epochs,
+        steps_per_epoch=steps,
+        validation_data=validation,
+        validation_steps=validation_steps,
+        shuffle=False,  # the pipeline shuffles
+        callbacks=_callbacks(config, run_dir, samples, verbose),
+        verbose=verbose,
+    )
+    if not trainer.stop_training or trainer.history.epoch:
+        save_colorizer(trainer, config, os.path.join(run_dir, A.COLORIZER_FILE))
+    return history.history
