@@ -4,7 +4,7 @@
 
 Each photo keeps its full resolution, aspect ratio, EXIF orientation and exact
 lightness: the model predicts colour at its working size and
-inference.colorize_images recombines it with the photo's own L. Inputs are never
+inference.pipeline recombines it with the photo's own L. Inputs are never
 overwritten, existing outputs only with --overwrite, and a file that does not
 read as an image is reported and skipped. Photos are read, colorized and written
 a batch at a time, so a box of 40-megapixel scans needs about one scan's memory.
@@ -19,17 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_colorize import artifacts as A
+from keras_colorize.cli import INTERRUPTED, SOME_FAILED, UsageError, report
+from keras_colorize.inference.backends import MIN_WORKING_SIZE
 from keras_colorize.io.folders import image_files, is_image_name
 from keras_colorize.io.images import IMAGE_EXTENSIONS, ImageReadError, read_image
 from keras_colorize.io.png import write_png
 
 PROG = "colorize"
-USAGE_ERROR = 2
-SOME_FAILED = 1
-INTERRUPTED = 130
 # The shipped default colorizer, looked up under the repository root of this
-# package and, for an installed package, under the current directory.
-DEFAULT_MODEL = "models/colorizer/colorizer.keras"
+# package and, for an installed package, under the current directory. Its
+# .tflite twin runs without TensorFlow (see models/README.md).
+DEFAULT_MODEL = f"models/colorizer/{A.TFLITE_FILE}"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = "colorized"
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
@@ -39,10 +40,6 @@ COMPARE_SUFFIX = "_compare"
 # big scans are colorized one or two at a time (about 10 bytes per pixel live).
 BATCH_PIXEL_BUDGET = 32_000_000
 GLOB_CHARACTERS = "*?["
-
-
-class UsageError(Exception):
-    """A mistake on the command line, found before any photo is written; one-line message."""
 
 
 @dataclass(frozen=True)
@@ -119,8 +116,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
-    if args.working_size is not None and args.working_size < 8:
-        parser.error("--working-size must be at least 8")
+    if args.working_size is not None and args.working_size < MIN_WORKING_SIZE:
+        parser.error(f"--working-size must be at least {MIN_WORKING_SIZE}")
     args.format = "jpeg" if args.format == "jpg" else args.format
     return args
 
@@ -209,38 +206,16 @@ def find_model(path):
 
 
 def open_backend(path, working_size):
-    """Loads the model and checks it maps L (1, S, S, 1) to ab (1, S, S, 2); UsageError if not."""
-    from keras_colorize.inference.backends import ModelLoadError, load_backend
+    """Loads the model, checks it is a colorizer and builds the colour tables; UsageError if not."""
+    from keras_colorize.color import fullres
+    from keras_colorize.inference.backends import ModelLoadError, open_colorizer
 
     try:
-        backend = load_backend(path, working_size)
+        backend, note = open_colorizer(path, working_size)
     except ModelLoadError as error:
         raise UsageError(str(error)) from None
-    size = backend.working_size
-    if working_size and working_size != size:
-        print(
-            f"note: {path} has a fixed working size {size}; --working-size ignored", file=sys.stderr
-        )
-    try:
-        ab = backend.predict_ab(np.zeros((1, size, size, 1), np.float32))
-        shape = tuple(np.shape(ab))
-    except Exception as error:  # any framework error means the same: not a colorizer
-        raise UsageError(
-            f"{path} does not run at working size {size} ({type(error).__name__})"
-        ) from None
-    expected = (1, size, size, 2)
-    if shape != expected and len(shape) == 4 and shape[-1] == 2:
-        raise UsageError(
-            f"{path} gives ab {shape} for L (1, {size}, {size}, 1); use a --working-size "
-            "the network keeps (a multiple of its stride)"
-        )
-    if shape != expected:
-        raise UsageError(
-            f"{path} is not a colorizer: L (1, {size}, {size}, 1) gave {shape}, "
-            f"expected ab {expected}"
-        )
-    from keras_colorize.color import fullres
-
+    if note:
+        print(note, file=sys.stderr)
     fullres.prepare()  # start-up work: the colour tables, once per process
     return backend
 
@@ -312,7 +287,7 @@ class Run:
             self.finish(batch)
 
     def finish(self, batch):
-        from keras_colorize.inference.backends import colorize_images
+        from keras_colorize.inference.pipeline import colorize_images
 
         outputs = colorize_images([image.rgb for _, image in batch], self.backend)
         for job, image in batch:
@@ -392,12 +367,12 @@ def main(argv=None):
         jobs, refused, unmatched, model = _prepare(args)
         backend = None
         if jobs:
-            # TensorFlow's C++ start-up INFO lines mean nothing to someone colorizing photos.
+            # TensorFlow's C++ start-up INFO lines (a .keras model or SavedModel) mean
+            # nothing to someone colorizing photos.
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
             backend = open_backend(model, args.working_size)
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+        return report(PROG, error)
     for item in unmatched:
         tally.skipped += 1
         print(f"skipped {item}: no such file, folder or matching image", file=sys.stderr)

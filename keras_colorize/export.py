@@ -17,7 +17,6 @@ from keras_colorize import artifacts as A
 from keras_colorize.cli import UsageError, report, require_tensorflow
 
 PROG = "export"
-DEFAULT_OUT = os.path.join("models", "colorizer")
 
 
 def parse_args(argv):
@@ -29,8 +28,8 @@ def parse_args(argv):
     parser.add_argument("--run-dir", required=True, help="a `python -m keras_colorize.fit` run")
     parser.add_argument(
         "--out",
-        default=DEFAULT_OUT,
-        help=f"the model's folder; versions go in OUT/<N>/ (default {DEFAULT_OUT})",
+        default=A.DEFAULT_MODEL_DIR,
+        help=f"the model's folder; versions go in OUT/<N>/ (default {A.DEFAULT_MODEL_DIR})",
     )
     parser.add_argument(
         "--version", type=int, help="version number (default: the next free one, from 1)"
@@ -71,7 +70,11 @@ def main(argv=None):
     from keras_colorize.config import ConfigError
     from keras_colorize.data.pipeline import DatasetError
     from keras_colorize.serving import saved_model, tflite
-    from keras_colorize.training.run_dir import load_colorizer_from_run, read_run_config
+    from keras_colorize.training.run_dir import (
+        load_colorizer_from_run,
+        read_run_config,
+        save_colorizer_tflite,
+    )
 
     try:
         config = read_run_config(args.run_dir)
@@ -86,6 +89,10 @@ def main(argv=None):
         )
     except (UsageError, ConfigError, ValueError) as error:
         return report(PROG, error)
+    run_tflite = os.path.join(args.run_dir, A.TFLITE_FILE)
+    if not os.path.exists(run_tflite):  # a run from before fit wrote it, or stopped early
+        save_colorizer_tflite(colorizer, config.train.image_size, run_tflite)
+        print(f"export: wrote {run_tflite} (colorize runs it without TensorFlow)")
     deviation = saved_model.parity_error(colorizer, version_dir, working_size)
     temperature = metadata["temperature"]
     print(

@@ -7,7 +7,7 @@ from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 from skimage import color as skcolor
 
-from keras_colorize.color import tf_lab
+from keras_colorize.color import np_lab, tf_lab
 from tests.conftest import photo_paths
 
 
@@ -128,8 +128,8 @@ def test_lab_to_rgb_by_table_is_within_a_level_also_out_of_gamut():
 
 
 def test_lookup_tables_can_be_first_built_inside_a_traced_function():
-    tf_lab.srgb_uint8_to_linear_table.cache_clear()
-    tf_lab.linear_to_srgb_uint8_table.cache_clear()
+    np_lab.srgb_uint8_to_linear_table.cache_clear()
+    np_lab.linear_to_srgb_uint8_table.cache_clear()
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
     def round_trip(rgb):
@@ -140,3 +140,29 @@ def test_lookup_tables_can_be_first_built_inside_a_traced_function():
 
     gray = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=-1)
     assert np.abs(round_trip(gray).numpy().astype(int) - gray).max() <= 1
+
+
+def test_numpy_tables_equal_the_tf_transfer_functions():
+    # The numpy tables are what both colour paths use; the TF functions are
+    # the formulas the networks were trained with.
+    levels = tf.range(256, dtype=tf.float32) / 255.0
+    expected = tf_lab.srgb_to_linear(levels).numpy()
+    assert np.abs(np_lab.srgb_uint8_to_linear_table() - expected).max() < 1e-6
+    linear = tf.range(np_lab.LINEAR_TABLE_STEPS + 1, dtype=tf.float32) / np_lab.LINEAR_TABLE_STEPS
+    exact = tf_lab.linear_to_srgb(linear).numpy() * 255.0
+    table = np_lab.linear_to_srgb_uint8_table().astype(np.float64)
+    # Rounded: within half a level of the TF curve, up to float32 noise at a .5 boundary.
+    assert np.abs(table - exact).max() <= 0.5 + 1e-3
+
+
+def test_numpy_lab_of_uint8_matches_skimage():
+    rgb = np.rint(_random_rgb((2000, 3), seed=9) * 255.0).astype(np.uint8)
+    expected = skcolor.rgb2lab(rgb / 255.0)
+    assert np.abs(np_lab.rgb_uint8_to_lab(rgb) - expected).max() < 0.01
+
+
+def test_gray_rgb_of_a_lightness_has_that_lightness():
+    levels = np.arange(256, dtype=np.uint8)
+    gray = np.repeat(levels[:, None], 3, axis=-1)  # (256, 3)
+    lightness = skcolor.rgb2lab(gray / 255.0)[:, :1]  # (256, 1)
+    assert np.array_equal(np_lab.gray_rgb_uint8(lightness), gray)

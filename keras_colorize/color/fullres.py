@@ -1,13 +1,13 @@
 """Full-resolution colour maths in numpy with lookup tables, for photos of any size.
 
-The TF ops of keras_colorize.color.tf_lab are the reference (and what the networks,
-the SavedModel and TFLite use); at 12 megapixels their per-pixel pow() calls
-cost over a second on a CPU. Here the two transfer functions are the tables
-keras_colorize.color.tf_lab builds FROM those TF functions, so both paths agree to a
-level:
+This is what `colorize` runs (without TensorFlow); the SavedModel runs the
+same steps in TF ops (keras_colorize.color.tf_lab's ``lightness_of_uint8`` and
+``lab_to_rgb_uint8_by_table``), with the same two transfer-function tables of
+keras_colorize.color.np_lab:
 - sRGB -> linear: 256 entries, one per uint8 level (exact);
 - linear -> sRGB uint8: 2^16 entries over [0, 1] (within one level).
-What remains per pixel is a 3x3 matrix, a cube / cube root and a table look-up.
+What remains per pixel is a 3x3 matrix, a cube / cube root and a table look-up;
+at 12 megapixels, per-pixel pow() calls would cost over a second on a CPU.
 Strips of rows run on all cores at once (numpy and OpenCV release the GIL);
 a gray photo's lightness is a 256-entry table of its level.
 """
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from keras_colorize import constants as C
-from keras_colorize.color.tf_lab import (
+from keras_colorize.color.np_lab import (
     LINEAR_TABLE_STEPS,
     linear_to_srgb_uint8_table,
     srgb_uint8_to_linear_table,
@@ -35,7 +35,7 @@ _XYZ_NORM_TO_LINEAR = (C.XYZ_TO_RGB * C.D65_WHITE[None, :]).astype(np.float32)
 
 
 def prepare():
-    """Builds the lookup tables now (TF computes them), so that the first photo does not."""
+    """Builds the lookup tables now, so that the first photo does not wait for them."""
     srgb_uint8_to_linear_table()
     linear_to_srgb_uint8_table()
     _gray_lightness_table()

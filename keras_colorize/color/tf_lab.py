@@ -10,15 +10,15 @@ L is in [0, 100]; a and b are in Lab units (about [-86, 98] and [-108, 94] for
 sRGB colours).
 
 Full-resolution photos have their own variants (``lightness_of_uint8``,
-``lab_to_rgb_uint8_by_table``): the transfer functions become lookup tables
-built from the functions here, which saves most of the per-pixel pow() calls.
+``lab_to_rgb_uint8_by_table``): the transfer functions become the lookup
+tables of keras_colorize.color.np_lab, which saves most of the per-pixel pow()
+calls and makes these ops agree with the numpy path by construction.
 """
-
-import functools
 
 import tensorflow as tf
 
 from keras_colorize import constants as C
+from keras_colorize.color import np_lab
 
 
 def _clip(x, lo, hi):
@@ -98,32 +98,10 @@ def lab_to_rgb_uint8(lab):
     return tf.cast(tf.round(lab_to_rgb(lab) * 255.0), tf.uint8)
 
 
-LINEAR_TABLE_STEPS = 65535  # linear light in [0, 1] sampled for the sRGB uint8 table
-
-
-@functools.cache
-def srgb_uint8_to_linear_table():
-    """numpy float32 (256,): linear light of each uint8 sRGB level (exactly srgb_to_linear)."""
-    with tf.init_scope():  # eager even when first asked for inside a tf.function
-        return srgb_to_linear(tf.range(256, dtype=tf.float32) / 255.0).numpy()
-
-
-@functools.cache
-def linear_to_srgb_uint8_table():
-    """numpy uint8 (65536,): sRGB level of linear light k / 65535.
-
-    The sRGB curve's steepest slope (12.92) turns a 1/65535 step into 0.05 of a
-    level, so a look-up is within one level of the exact conversion.
-    """
-    with tf.init_scope():
-        linear = tf.range(LINEAR_TABLE_STEPS + 1, dtype=tf.float32) / LINEAR_TABLE_STEPS
-        return tf.cast(tf.round(linear_to_srgb(linear) * 255.0), tf.uint8).numpy()
-
-
 def lightness_of_uint8(rgb):
     """sRGB uint8 (..., 3) -> L float32 (..., 1), as rgb_uint8_to_lab's L but computing
     neither a nor b, with the linearisation looked up."""
-    linear = tf.gather(srgb_uint8_to_linear_table(), tf.cast(rgb, tf.int32))
+    linear = tf.gather(np_lab.srgb_uint8_to_linear_table(), tf.cast(rgb, tf.int32))
     y_row = (C.RGB_TO_XYZ[1] / C.D65_WHITE[1])[None, :]  # Y / Yn from linear RGB
     t = _matmul_last(linear, y_row)  # (..., 1)
     cube_root = tf.pow(tf.maximum(t, C.LAB_EPSILON), 1.0 / 3.0)
@@ -134,8 +112,8 @@ def lightness_of_uint8(rgb):
 def lab_to_rgb_uint8_by_table(lab):
     """Lab float (..., 3) -> sRGB uint8 (..., 3) within one level of lab_to_rgb_uint8."""
     linear = _clip(lab_to_linear(lab), 0.0, 1.0)
-    index = tf.cast(tf.round(linear * LINEAR_TABLE_STEPS), tf.int32)
-    return tf.gather(linear_to_srgb_uint8_table(), index)
+    index = tf.cast(tf.round(linear * np_lab.LINEAR_TABLE_STEPS), tf.int32)
+    return tf.gather(np_lab.linear_to_srgb_uint8_table(), index)
 
 
 def normalize_l(lightness):

@@ -71,10 +71,16 @@ def prepare_run_dir(run_dir, config):
 
 
 def save_colorizer(trainer, config, path):
-    """Saves the inference network as a float32 .keras file, whatever the training policy."""
+    """Saves the inference network as a float32 .keras file, whatever the training policy.
+
+    Beside it goes its .tflite twin at the training size (artifacts.TFLITE_FILE),
+    which `colorize` runs without TensorFlow.
+    """
     fresh = build_float32_trainer(config.model, config.train).inference_model()
     fresh.set_weights(trainer.inference_model().get_weights())
     fresh.save(path)
+    tflite_path = os.path.join(os.path.dirname(path), A.TFLITE_FILE)
+    save_colorizer_tflite(fresh, config.train.image_size, tflite_path)
     return path
 
 
@@ -134,3 +140,22 @@ def load_colorizer_from_run(run_dir):
             f"{A.CHECKPOINT_DIR}/epoch-NNNN.weights.h5"
         )
     return _colorizer_from_checkpoint(config, checkpoint), config
+
+
+def save_colorizer_tflite(colorizer, size, path):
+    """Writes the colorizer as the float32 .tflite `colorize` runs without TensorFlow.
+
+    ``size`` is its fixed working size (the run's training image size). The
+    file is written beside ``path`` and renamed onto it once complete.
+    """
+    from keras_colorize.serving.tflite import colorizer_tflite
+
+    temporary = f"{path}.{os.getpid()}.part"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(colorizer_tflite(colorizer, size))
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path

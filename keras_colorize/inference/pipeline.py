@@ -1,0 +1,44 @@
+"""Colorizing photos of any size with a backend, in numpy and OpenCV (no TensorFlow).
+
+Colour is predicted at the model's working size S and recombined with the
+ORIGINAL full-resolution lightness, so fine detail and the exact luminance of
+the input survive:
+
+    rgb (H, W) -> L (H, W) --resize--> L (S, S) -> L_norm -> backend -> ab_norm (S, S)
+    ab (S, S) --bilinear--> ab (H, W);  L (H, W) + ab (H, W) -> Lab -> rgb (H, W)
+
+The SavedModel's serving signatures (keras_colorize.serving.saved_model) run
+the same steps in TF ops with the same resize rule and lookup tables, and the
+tests bound the difference between the two.
+"""
+
+import cv2
+import numpy as np
+
+from keras_colorize import constants as C
+from keras_colorize.color.fullres import lightness, recombine
+
+
+def working_lightness(lightness_full, size):
+    """L (H, W, 1) -> L (size, size, 1) float32: what the network sees of the photo.
+
+    Area averaging (a box filter) when the short side is at least ``size``,
+    bilinear with half-pixel centres otherwise; serving.saved_model.resize_lightness
+    is the same rule in TF ops (tf.image.resize "area" / "bilinear").
+    """
+    height, width = lightness_full.shape[:2]
+    interpolation = cv2.INTER_AREA if min(height, width) >= size else cv2.INTER_LINEAR
+    small = cv2.resize(lightness_full[..., 0], (size, size), interpolation=interpolation)
+    return small.astype(np.float32)[..., None]
+
+
+def colorize_images(images, backend):
+    """Colorizes a batch of uint8 RGB (H, W, 3) images of any sizes; returns uint8 RGB at each size.
+
+    The input's own colour (if any) is ignored: only its lightness is used.
+    """
+    size = backend.working_size
+    full = [lightness(rgb) for rgb in images]  # each (H, W, 1), L in [0, 100]
+    l_norm = np.stack([working_lightness(one, size) / C.L_HALF - 1.0 for one in full])
+    ab_small = backend.predict_ab(l_norm) * C.AB_SCALE  # (B, S, S, 2) Lab units
+    return [recombine(one, ab) for one, ab in zip(full, ab_small, strict=True)]
