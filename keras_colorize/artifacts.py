@@ -39,6 +39,12 @@ L_KEY = "L"
 AB_KEY = "ab_norm"
 
 
+# Where `export` writes by default: the serving image's MODEL_NAME (Dockerfile)
+# under models/, which the image copies whole.
+DEFAULT_MODEL_NAME = "colorizer"
+DEFAULT_MODEL_DIR = os.path.join("models", DEFAULT_MODEL_NAME)
+
+
 def checkpoints(run_dir):
     """[(epoch, path)] of RUN/checkpoints/epoch-NNNN.weights.h5, oldest first."""
     folder = os.path.join(run_dir, CHECKPOINT_DIR)

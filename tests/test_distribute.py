@@ -55,21 +55,19 @@ def _tiny_trainer(family, prior):
     gradient's scale away and would hide a per-replica loss scaled x2.
     """
     import keras
-    import tensorflow as tf
 
     from keras_colorize.config import make_config
-    from keras_colorize.training.trainers import GANTrainer, build_trainer
+    from keras_colorize.families import build_trainer
+    from keras_colorize.training.trainers import GANTrainer
 
     overrides = {"model.width": 4, "model.disc_width": 4, "model.dropout": 0.0}
     config = make_config(family, "tiny", {**overrides, "train.image_size": SIZE})
     trainer = build_trainer(config.model, config.train, prior)
     if isinstance(trainer, GANTrainer):
         trainer.compile(keras.optimizers.SGD(LEARNING_RATE), keras.optimizers.SGD(LEARNING_RATE))
-        trainer.discriminator([tf.zeros((1, SIZE, SIZE, 1)), tf.zeros((1, SIZE, SIZE, 2))])
-        trainer.build_optimizers()
     else:
         trainer.compile(keras.optimizers.SGD(LEARNING_RATE))
-    trainer(tf.zeros((1, SIZE, SIZE, 1)))
+    trainer.build_variables(SIZE)
     return trainer
 
 
@@ -254,10 +252,10 @@ def _run_worker_pair(family, dataset, run_dir, log_dir, timeout=240):
 def _checkpoint_state(run_dir, checkpoint, dataset):
     """[(path, value)] of a checkpoint's trainable weights and optimizer variables."""
     import keras
-    import tensorflow as tf
 
     from keras_colorize.config import load_config
-    from keras_colorize.training.trainers import GANTrainer, build_trainer, compile_trainer
+    from keras_colorize.families import build_trainer
+    from keras_colorize.training.trainers import GANTrainer
 
     config = load_config(os.path.join(run_dir, "config.json"))
     prior = np.load(os.path.join(dataset, "ab_prior.npy"))
@@ -266,17 +264,13 @@ def _checkpoint_state(run_dir, checkpoint, dataset):
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        trainer = compile_trainer(build_trainer(config.model, config.train, prior), config.train)
+        trainer = build_trainer(config.model, config.train, prior).compile_for(config.train)
     finally:
         keras.mixed_precision.set_global_policy(policy)
-    trainer(tf.zeros((1, size, size, 1)))
+    trainer.build_variables(size)
+    optimizer_variables = trainer.optimizer.variables
     if isinstance(trainer, GANTrainer):
-        trainer.discriminator([tf.zeros((1, size, size, 1)), tf.zeros((1, size, size, 2))])
-        trainer.build_optimizers()
-        optimizer_variables = trainer.optimizer.variables + trainer.d_optimizer.variables
-    else:
-        trainer.optimizer.build(trainer.trainable_variables)
-        optimizer_variables = trainer.optimizer.variables
+        optimizer_variables = optimizer_variables + trainer.d_optimizer.variables
     trainer.load_weights(checkpoint)
     # A list, compared by position: a second trainer in this process gets other layer names.
     return [(v.path, v.numpy()) for v in trainer.trainable_weights + optimizer_variables]

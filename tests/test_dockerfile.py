@@ -12,6 +12,7 @@ import shlex
 
 import pytest
 
+from keras_colorize import artifacts as A
 from keras_colorize import export
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,8 +108,10 @@ def test_every_copy_source_exists_in_the_repository(stages):
 def test_serving_image_copies_the_models_tree_and_serves_the_default_model(stages):
     serving = stages["serving"]
     assert "models/" in serving["copy"]
-    assert serving["env"]["MODEL_NAME"] == export.DEFAULT_MODEL_NAME
-    assert export.DEFAULT_OUT == os.path.join("models", export.DEFAULT_MODEL_NAME)
+    assert serving["env"]["MODEL_NAME"] == A.DEFAULT_MODEL_NAME
+    assert export.parse_args(["--run-dir", "run"]).out == os.path.join(
+        "models", A.DEFAULT_MODEL_NAME
+    )
 
 
 def test_trainer_installs_the_cpu_extra():

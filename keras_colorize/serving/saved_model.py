@@ -44,8 +44,6 @@ from keras_colorize.color import tf_lab
 from keras_colorize.color.ab_bins import AnnealedMeanDecode
 from keras_colorize.families import family_of, network_stride
 
-DEFAULT_MODEL_NAME = "colorizer"  # the serving image's MODEL_NAME (Dockerfile)
-DEFAULT_OUT = os.path.join("models", DEFAULT_MODEL_NAME)
 FORMAT_VERSION = 1  # of assets.extra/keras_colorize.json
 # Largest |delta ab_norm| accepted between the SavedModel and the Keras colorizer:
 PARITY_TOLERANCE = 1e-3  # 0.11 Lab units: float reordering, far below a visible change
