@@ -3,6 +3,12 @@
 from setuptools import find_packages, setup
 
 TF_VERSION = "2.21.0"
+# What training, export and evaluation need beside TensorFlow itself.
+TRAINING = [
+    "keras>=3.15,<4",
+    "matplotlib>=3.8",
+    "tensorboard>=2.16",  # fit's logs; TensorFlow 2.21 no longer pulls it in
+]
 
 setup(
     name="keras-colorize",
@@ -14,24 +20,23 @@ setup(
     packages=find_packages(
         include=["keras_colorize", "keras_colorize.*", "data_prep", "data_prep.*"]
     ),
-    # TensorFlow comes from an extra so that a GPU user never ends up with both
-    # the CPU and the CUDA wheel (they install the same `tensorflow` package).
+    # Colorizing with a .tflite model needs only these: no TensorFlow, no Keras.
     install_requires=[
-        "keras>=3.15,<4",
         "numpy>=1.26",
         "opencv-python-headless>=4.8",
-        "matplotlib>=3.8",
         "pillow>=10.0",
-        "tensorboard>=2.16",  # fit's logs; TensorFlow 2.21 no longer pulls it in
         "tqdm>=4.66",
+        "ai-edge-litert>=2.0",  # the TFLite runtime
     ],
+    # Training, export, evaluation and data preparation need TensorFlow, from an
+    # extra so that a GPU user never ends up with both the CPU and the CUDA wheel
+    # (they install the same `tensorflow` package).
     extras_require={
-        "cpu": [f"tensorflow-cpu=={TF_VERSION}"],
-        "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
+        "cpu": [f"tensorflow-cpu=={TF_VERSION}", *TRAINING],
+        "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}", *TRAINING],
         "test": [
             "pytest>=8",
             "scikit-image>=0.24",
-            "ai-edge-litert>=2.0",
             "ruff>=0.6",
             "playwright>=1.40",
         ],
@@ -43,7 +48,6 @@ setup(
             "keras-colorize-export=keras_colorize.export:main",
             "colorize=keras_colorize.colorize:main",
             "keras-colorize-evaluate=keras_colorize.evaluate:main",
-            "keras-colorize-bench=benchmarks.bench:main",
         ],
     },
 )

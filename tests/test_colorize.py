@@ -23,7 +23,7 @@ def model(tmp_path_factory):
     import keras
 
     from keras_colorize.config import make_config
-    from keras_colorize.training.trainers import build_trainer
+    from keras_colorize.families import build_trainer
 
     keras.utils.set_random_seed(0)
     config = make_config("regression", "tiny")
@@ -139,7 +139,7 @@ def test_every_mode_and_orientation(model, tmp_path, capsys):
 
 
 def test_lightness_is_preserved(model, tmp_path):
-    from keras_colorize.inference.backends import lightness
+    from keras_colorize.color.fullres import lightness
 
     gray = np.asarray(Image.open(photo_paths()[2]).convert("L"))
     source = _save(gray, tmp_path / "gray.png")
@@ -202,11 +202,11 @@ def test_unreadable_files_are_skipped_and_reported(model, tmp_path, capsys):
 
 
 def test_no_shipped_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(colorize, "DEFAULT_MODEL", "models/no-such/colorizer.keras")
+    monkeypatch.setattr(colorize, "DEFAULT_MODEL", "models/no-such/colorizer.tflite")
     source = _save(_gray(), tmp_path / "a.png")
     assert main([str(source), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == (
-        "colorize: error: no shipped model yet (models/no-such/colorizer.keras); "
+        "colorize: error: no shipped model yet (models/no-such/colorizer.tflite); "
         "train one with python -m keras_colorize.fit and pass --model\n"
     )
     assert not (tmp_path / "out").exists()

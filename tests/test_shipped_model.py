@@ -5,6 +5,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from keras_colorize import artifacts as A
 from keras_colorize.color.fullres import lightness
 from keras_colorize.colorize import DEFAULT_MODEL, REPO_ROOT, main
 from keras_colorize.evaluation.metrics import image_metrics
@@ -14,9 +15,11 @@ SHIPPED = os.path.join(REPO_ROOT, DEFAULT_MODEL)
 
 
 def test_shipped_model_is_present_and_small():
-    assert os.path.exists(SHIPPED), "models/colorizer/colorizer.keras is the shipped default"
+    assert SHIPPED.endswith(A.TFLITE_FILE), "the default runs without TensorFlow"
+    folder = os.path.dirname(SHIPPED)
+    for name in (A.TFLITE_FILE, A.COLORIZER_FILE, A.CONFIG_FILE):
+        assert os.path.exists(os.path.join(folder, name)), name
     assert os.path.getsize(SHIPPED) < 25 * 2**20
-    assert os.path.exists(os.path.join(os.path.dirname(SHIPPED), "config.json"))
 
 
 def test_colorize_examples_with_the_default_model(tmp_path):

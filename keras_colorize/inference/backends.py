@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_colorize import artifacts as A
 from keras_colorize import constants as C
-from keras_colorize.cli import error_line
+from keras_colorize.cli import TENSORFLOW_INSTALL, UsageError, error_line, require_tensorflow
 from keras_colorize.color import np_lab
 
 DEFAULT_WORKING_SIZE = 256
@@ -39,6 +39,7 @@ class KerasBackend(Backend):
     """A colorizer.keras (from fit). The working size comes from a config.json beside it, if any."""
 
     def __init__(self, path, working_size=None):
+        _require_tensorflow(path)
         import keras
 
         # Importing registers the project's custom layers before deserialisation.
@@ -61,6 +62,7 @@ class SavedModelBackend(Backend):
     """A SavedModel from `python -m keras_colorize.export`, through its l_to_ab signature."""
 
     def __init__(self, path, working_size=None):
+        _require_tensorflow(path)
         import tensorflow as tf
 
         try:
@@ -130,6 +132,15 @@ class TFLiteBackend(Backend):
             else:
                 results.append(self._invoke(one[None])[0])
         return np.stack(results).astype(np.float32)
+
+
+def _require_tensorflow(path):
+    try:
+        require_tensorflow("running a .keras file or a SavedModel")
+    except UsageError:
+        raise ModelLoadError(
+            f"{path} needs TensorFlow and Keras ({TENSORFLOW_INSTALL}); a .tflite model does not"
+        ) from None
 
 
 def _read_json(path):
