@@ -22,25 +22,28 @@ import tensorflow as tf
 from conftest import photo_paths
 from PIL import Image
 
+from keras_colorize import artifacts as A
 from keras_colorize import export
 from keras_colorize.color import tf_lab
 from keras_colorize.config import make_config
+from keras_colorize.families import build_trainer
 from keras_colorize.fit import main as fit_main
-from keras_colorize.inference.backends import L_TO_AB_SIGNATURE, METADATA_FILE, load_backend
-from keras_colorize.training.trainers import build_trainer
+from keras_colorize.inference.backends import load_backend
+from keras_colorize.serving import saved_model
+from keras_colorize.training.run_dir import load_colorizer_from_run
 
 FAMILIES = ("regression", "classification")
 SIGNATURES = {
     # name: ({input key: (dtype, shape)}, {output key: (dtype, shape)}) as saved_model_cli prints
-    export.SERVING_SIGNATURE: (
+    A.SERVING_SIGNATURE: (
         {"images": ("DT_UINT8", "(-1, -1, -1, -1)")},
         {"colorized": ("DT_UINT8", "(-1, -1, -1, 3)")},
     ),
-    export.BYTES_SIGNATURE: (
+    A.BYTES_SIGNATURE: (
         {"image_bytes": ("DT_STRING", "(-1)")},
         {"png_bytes": ("DT_STRING", "(-1)")},
     ),
-    L_TO_AB_SIGNATURE: (
+    A.L_TO_AB_SIGNATURE: (
         {"L": ("DT_FLOAT", "(-1, -1, -1, 1)")},
         {"ab_norm": ("DT_FLOAT", "(-1, -1, -1, 2)")},
     ),
@@ -112,13 +115,13 @@ def exported(runs, tmp_path_factory):
 def _colorizer(run_dir, temperature=None):
     """A fresh copy of the run's Keras colorizer (export mutates the temperature of its own)."""
     model = keras.saving.load_model(os.path.join(run_dir, "colorizer.keras"), compile=False)
-    export.set_temperature(model, temperature)
+    saved_model.set_temperature(model, temperature)
     return model
 
 
 def _reference(run_dir, images, temperature=None):
     """The Keras colorizer + the same in-graph maths, run eagerly."""
-    return export.colorize_in_graph(_colorizer(run_dir, temperature), images, 32).numpy()
+    return saved_model.colorize_in_graph(_colorizer(run_dir, temperature), images, 32).numpy()
 
 
 def _temperature(family):
@@ -235,7 +238,7 @@ def test_colorize_bytes_handles_images_of_different_sizes(served):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_l_to_ab_and_metadata_serve_the_inference_runtime(runs, exported, family):
-    with open(os.path.join(exported[family], "assets.extra", METADATA_FILE)) as handle:
+    with open(os.path.join(exported[family], "assets.extra", A.METADATA_FILE)) as handle:
         metadata = json.load(handle)
     assert metadata == {
         "working_size": 32,
@@ -256,7 +259,7 @@ def test_l_to_ab_and_metadata_serve_the_inference_runtime(runs, exported, family
 
 def test_temperature_is_baked_in_at_export(runs, served):
     l_norm = np.random.default_rng(3).uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32)
-    exported_ab = served["classification"][L_TO_AB_SIGNATURE](L=l_norm)["ab_norm"].numpy()
+    exported_ab = served["classification"][A.L_TO_AB_SIGNATURE](L=l_norm)["ab_norm"].numpy()
     at_export_t = _colorizer(runs["classification"], CLASSIFICATION_T)(l_norm).numpy()
     at_trained_t = _colorizer(runs["classification"])(l_norm).numpy()
     np.testing.assert_allclose(exported_ab, at_export_t, atol=1e-6)
@@ -274,16 +277,16 @@ def test_predict_request_matches_the_signature(exported):
 
     images = _photo(40, 24)[None]
     request = predict_pb2.PredictRequest()
-    request.model_spec.name = export.DEFAULT_MODEL_NAME
+    request.model_spec.name = A.DEFAULT_MODEL_NAME
     request.model_spec.signature_name = "serving_default"
     request.inputs["images"].CopyFrom(tf.make_tensor_proto(images))
     parsed = predict_pb2.PredictRequest.FromString(request.SerializeToString())
     assert parsed == request
 
-    saved_model = saved_model_pb2.SavedModel()
+    proto = saved_model_pb2.SavedModel()
     with open(os.path.join(exported["regression"], "saved_model.pb"), "rb") as handle:
-        saved_model.ParseFromString(handle.read())
-    signature = saved_model.meta_graphs[0].signature_def[parsed.model_spec.signature_name]
+        proto.ParseFromString(handle.read())
+    signature = proto.meta_graphs[0].signature_def[parsed.model_spec.signature_name]
     assert set(parsed.inputs) == set(signature.inputs)
     for key, tensor in parsed.inputs.items():
         assert tensor.dtype == signature.inputs[key].dtype
@@ -300,14 +303,14 @@ def test_rest_body_for_colorize_bytes_round_trips(served):
     jpeg = _encode(_photo(36, 20), "JPEG")
     body = json.dumps(
         {
-            "signature_name": export.BYTES_SIGNATURE,
-            "instances": [{export.IMAGE_BYTES_KEY: {"b64": base64.b64encode(jpeg).decode()}}],
+            "signature_name": A.BYTES_SIGNATURE,
+            "instances": [{A.IMAGE_BYTES_KEY: {"b64": base64.b64encode(jpeg).decode()}}],
         }
     )
     data = base64.b64decode(json.loads(body)["instances"][0]["image_bytes"]["b64"])
     png = served["regression"]["colorize_bytes"](image_bytes=[data])["png_bytes"].numpy()[0]
     # TF Serving base64-encodes outputs whose name ends in "_bytes".
-    assert export.PNG_BYTES_KEY.endswith("_bytes")
+    assert A.PNG_BYTES_KEY.endswith("_bytes")
     answer = json.dumps({"predictions": [{"b64": base64.b64encode(png).decode()}]})
     returned = base64.b64decode(json.loads(answer)["predictions"][0]["b64"])
     assert Image.open(io.BytesIO(returned)).size == (36, 20)
@@ -318,17 +321,17 @@ def test_gan_generator_exports_through_the_python_api(tmp_path):
     config = make_config("gan", "tiny")
     generator = build_trainer(config.model, config.train).inference_model()
     version_dir = str(tmp_path / "colorizer" / "1")
-    metadata = export.export_saved_model(generator, config, version_dir, 32)
+    metadata = saved_model.export_saved_model(generator, config, version_dir, 32)
     assert metadata["stride"] == 32 and metadata["temperature"] is None
-    with pytest.raises(export.ExportError, match="never overwritten"):
-        export.export_saved_model(generator, config, version_dir, 32)
+    with pytest.raises(saved_model.ExportError, match="never overwritten"):
+        saved_model.export_saved_model(generator, config, version_dir, 32)
     signatures = tf.saved_model.load(version_dir).signatures
     l_norm = np.random.default_rng(5).uniform(-1, 1, (1, 32, 64, 1)).astype(np.float32)
-    ab = signatures[L_TO_AB_SIGNATURE](L=l_norm)["ab_norm"].numpy()
+    ab = signatures[A.L_TO_AB_SIGNATURE](L=l_norm)["ab_norm"].numpy()
     np.testing.assert_allclose(ab, generator(l_norm, training=False), atol=1e-5)
     images = _photo(45, 37)[None]
     colorized = signatures["serving_default"](images=images)["colorized"].numpy()
-    expected = export.colorize_in_graph(generator, images, 32).numpy()
+    expected = saved_model.colorize_in_graph(generator, images, 32).numpy()
     assert np.abs(colorized.astype(int) - expected).max() <= 1
 
 
@@ -363,7 +366,7 @@ def test_export_from_the_newest_checkpoint(runs, tmp_path):
     """A run without colorizer.keras (e.g. stopped early) exports from its checkpoint."""
     run = tmp_path / "run"
     shutil.copytree(runs["regression"], run, ignore=shutil.ignore_patterns("colorizer.keras"))
-    colorizer, config = export.load_colorizer_from_run(str(run))
+    colorizer, config = load_colorizer_from_run(str(run))
     assert config.model.family == "regression"
     l_norm = np.random.default_rng(4).uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32)
     expected = _colorizer(runs["regression"])(l_norm)
