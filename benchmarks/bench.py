@@ -14,7 +14,8 @@ each figure a median over repeats after warm-up:
    reference pix2pix step in PyTorch beside our GAN (benchmarks.reference);
 2. the input pipeline alone, and its ratio to the fastest training step;
 3. inference latency through .keras, the SavedModel and each TFLite variant,
-   and the colorize command end to end (benchmarks.inference,
+   and the colorize command end to end, in fresh processes, on a 12 MP and a
+   1 MP photo through the model as .tflite and as .keras (benchmarks.inference,
    benchmarks.colorize);
 4. scaling over 2 logical CPU devices and 2 local workers (benchmarks.scaling).
 
@@ -31,7 +32,10 @@ import sys
 import tempfile
 import time
 
-USAGE_ERROR = 2
+from keras_colorize import cli
+from keras_colorize.config import FAMILIES
+
+PROG = "bench"
 SECTION_FAILED = 1
 SECTIONS = ("training", "pipeline", "inference", "scaling")
 BENCH_JSON = "bench.json"
@@ -49,7 +53,7 @@ def _progress(message):
     print(f"bench: [{elapsed:4.0f} s] {message}", file=sys.stderr)
 
 
-class BenchError(ValueError):
+class BenchError(cli.UsageError):
     """A bad flag or input found before measuring; one-line message."""
 
 
@@ -142,12 +146,12 @@ def parse_args(argv):
         "--torch-python",
         metavar="PYTHON",
         help="an interpreter that has torch: also time the reference pix2pix step in PyTorch "
-        "(keras_colorize/bench_pytorch_pix2pix.py) next to every GAN the training section times",
+        "(benchmarks/pytorch_pix2pix.py) next to every GAN the training section times",
     )
     parser.add_argument(
         "--scaling-family",
         default="gan",
-        choices=["regression", "classification", "gan"],
+        choices=list(FAMILIES),
         help="the network trained in the scaling section (default gan)",
     )
     return parser.parse_args(argv)
@@ -191,8 +195,8 @@ def training_specs(items, presets, image_size, batch_size):
     Without --train items: each family at each preset's widths, a width shared
     by two presets timed once. The precision is added per run.
     """
-    from keras_colorize.config import FAMILIES, ConfigError, make_config
-    from keras_colorize.export import config_stride
+    from keras_colorize import families
+    from keras_colorize.config import ConfigError, make_config
 
     base = {"train.image_size": image_size, "train.batch_size": batch_size}
     candidates = []
@@ -202,7 +206,7 @@ def training_specs(items, presets, image_size, batch_size):
             if family not in FAMILIES or not width.isdigit():
                 raise ConfigError(f"--train expects FAMILY:WIDTH, e.g. gan:32, got {item!r}")
             widths = {"model.width": int(width)}
-            if family == "gan":
+            if "disc_width" in families.FAMILIES[family].config_fields:  # a discriminator as wide
                 widths["model.disc_width"] = int(width)
             candidates.append((f"{presets[0]}, width {width}", family, presets[0], widths))
     else:
@@ -212,7 +216,7 @@ def training_specs(items, presets, image_size, batch_size):
     specs, seen = [], {}
     for label, family, preset, overrides in candidates:
         config = make_config(family, preset, {**base, **overrides})
-        stride = config_stride(config)
+        stride = families.network_stride(config.model)
         if image_size % stride:
             raise ConfigError(
                 f"--image-size {image_size} is not a multiple of the {family} network's stride "
@@ -232,15 +236,11 @@ def training_specs(items, presets, image_size, batch_size):
 
 def _check_buildable(config):
     """Builds a --train network once, so that a width its builder refuses is a usage error."""
-    import numpy as np
-
-    from keras_colorize import constants as C
     from keras_colorize.config import ConfigError
-    from keras_colorize.training.trainers import build_trainer
+    from keras_colorize.families import build_float32_trainer
 
-    prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))  # shapes only
     try:
-        build_trainer(config.model, config.train, prior)
+        build_float32_trainer(config.model, config.train)
     except ValueError as error:
         raise ConfigError(f"--train {config.model.family}: {error}") from None
 
@@ -349,10 +349,13 @@ def run_inference(model_dir, data_dir, plan, args):
             warmup=1,
             repeats=plan["repeats"],
         )
-        _progress("inference: the colorize command")
+        _progress("inference: the colorize command (fresh processes)")
+        models = {".keras": artefacts["keras"]}
+        if artefacts["colorizer_tflite"]:
+            models[".tflite"] = artefacts["colorizer_tflite"]
         try:
             result["colorize"] = bench_colorize.colorize_runs(
-                artefacts["keras"],
+                models,
                 work_dir,
                 args.photos,
                 plan["photo_count"],
@@ -384,7 +387,7 @@ def run_scaling(data_dir, plan):
 
 def targets(report):
     """The issue's targets with PASS/MISS, from whatever sections ran."""
-    from benchmarks.colorize import TARGET_SECONDS, TWELVE_MP
+    from benchmarks.colorize import TFLITE_TARGETS, TWELVE_MP
     from benchmarks.inference import size_label
 
     found = []
@@ -424,34 +427,29 @@ def targets(report):
     keras_row = next((r for r in inference.get("latency", []) if r["backend"] == ".keras"), None)
     twelve_mp = keras_row and keras_row["latency_ms"].get(size_label(TWELVE_MP))
     if twelve_mp:
+        # The photo's own time in process, held to the goal of the command's own clock.
+        (goal,) = [g for measure, g, _ in TFLITE_TARGETS[TWELVE_MP] if measure == "photo_seconds"]
         found.append(
             {
                 "name": f"12 MP photo ({size_label(TWELVE_MP)}) through colorize_images with the "
                 ".keras model, in process, seconds",
                 "value": twelve_mp / 1000.0,
-                "target": f"< {TARGET_SECONDS:g} s",
-                "passed": twelve_mp / 1000.0 < TARGET_SECONDS,
+                "target": f"<= {goal:g} s",
+                "passed": twelve_mp / 1000.0 <= goal,
             }
         )
-    big = inference.get("colorize", {}).get("twelve_mp")
-    if big:
-        found.append(
-            {
-                "name": "12 MP photo through the colorize command (PNG output), "
-                "seconds after start-up",
-                "value": big["seconds_after_startup"],
-                "target": f"< {big['target_seconds']:g} s",
-                "passed": big["seconds_passed"],
-            }
-        )
-        found.append(
-            {
-                "name": "12 MP photo through the colorize command, peak RSS (MB)",
-                "value": big["peak_rss_mb"],
-                "target": f"< {big['target_peak_rss_mb']:g} MB",
-                "passed": big["memory_passed"],
-            }
-        )
+    for row in inference.get("colorize", {}).get("photos", []):
+        for target in row["targets"]:
+            found.append(
+                {
+                    "name": f"{row['photo']} photo ({row['megapixels']:.0f} MP) through the "
+                    f"colorize command with the {row['model']} model, fresh process, "
+                    f"{target['label']}",
+                    "value": target["value"],
+                    "target": f"<= {target['goal']:g}",
+                    "passed": target["passed"],
+                }
+            )
     return found
 
 
@@ -525,9 +523,8 @@ def main(argv=None):
     sections = set(args.sections)
     try:
         machine, plan, specs, model_dir, skip_inference = _prepare(args)
-    except (BenchError, ConfigError, DatasetError) as error:
-        print(f"bench: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+    except (cli.UsageError, ConfigError, DatasetError) as error:
+        return cli.report(PROG, error)
 
     from benchmarks import flops as bench_flops
 
@@ -558,7 +555,8 @@ def main(argv=None):
                 try:
                     report["inference"] = run_inference(model_dir, args.data, plan, args)
                 except Exception as error:  # export and loading raise many types
-                    report["inference"] = {"model_dir": model_dir, "error": _one_line(error)}
+                    message = cli.error_line(error, 300)
+                    report["inference"] = {"model_dir": model_dir, "error": message}
     if "scaling" in sections:
         with _timed(report, "scaling"):
             report["scaling"] = run_scaling(args.data, plan)
@@ -566,7 +564,7 @@ def main(argv=None):
     report["errors"] = _errors(report)
     print(write_report(report, args.out))
     for error in report["errors"]:
-        print(f"bench: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
     return SECTION_FAILED if report["errors"] else 0
 
 
@@ -576,11 +574,6 @@ def _timed(report, section):
     start = time.perf_counter()
     yield
     report["seconds"][section] = time.perf_counter() - start
-
-
-def _one_line(error):
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0][:300]}" if lines else type(error).__name__
 
 
 if __name__ == "__main__":

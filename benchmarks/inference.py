@@ -1,6 +1,6 @@
 """Inference latency of a trained colorizer, batch 1, through each way it ships.
 
-- ``.keras``: the colorize runtime (keras_colorize.inference.backends.colorize_images
+- ``.keras``: the colorize runtime (keras_colorize.inference.pipeline.colorize_images
   with a KerasBackend): resize to the working size, the network, the colour
   recombined with the photo's own full-resolution lightness in numpy.
 - SavedModel ``serving_default``: uint8 RGB in, uint8 RGB out, everything
@@ -12,7 +12,10 @@
 The SavedModel and TFLite files are the model folder's own when it holds an
 export (``<dir>/<N>/saved_model.pb``, ``<dir>/tflite/<N>/*.tflite``, as
 ``python -m keras_colorize.export`` writes them), else they are exported into
-a scratch folder with keras_colorize.export / keras_colorize.serving.tflite.
+a scratch folder with keras_colorize.serving.saved_model / keras_colorize.serving.tflite.
+So is the float32 L -> ab ``colorizer.tflite`` that fit writes beside
+``colorizer.keras`` (training.run_dir.save_colorizer_tflite), for the colorize
+command's runs (benchmarks.colorize).
 """
 
 import glob
@@ -22,7 +25,13 @@ import time
 
 import numpy as np
 
-from keras_colorize.export import COLORIZER_FILE, CONFIG_FILE, SERVING_SIGNATURE
+from keras_colorize import artifacts as A
+from keras_colorize.cli import error_line
+
+# The repository holding benchmarks/ (and, in a checkout, models/colorizer).
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The shipped model's folder, as export writes it by default (serving.saved_model.DEFAULT_OUT).
+SHIPPED_MODEL_DIR = os.path.join("models", "colorizer")
 
 # (width, height) of the photos timed: a thumbnail, a web photo, a 12-megapixel camera photo.
 PHOTO_SIZES = ((256, 256), (1024, 768), (4000, 3000))
@@ -50,14 +59,12 @@ def synthetic_photo(width, height, seed=0):
 
 
 def default_model_dir():
-    """The shipped model's folder (models/colorizer) where the colorize command looks for it:
-    under this package's checkout, then the current folder; None if there is none."""
-    from keras_colorize.colorize import DEFAULT_MODEL, REPO_ROOT
-
+    """The shipped model's folder (models/colorizer, holding colorizer.keras): under this
+    checkout, then the current folder; None if there is none."""
     for root in (REPO_ROOT, os.getcwd()):
-        path = os.path.join(root, DEFAULT_MODEL)
-        if os.path.exists(path):
-            return os.path.relpath(os.path.dirname(path))
+        folder = os.path.join(root, SHIPPED_MODEL_DIR)
+        if os.path.exists(os.path.join(folder, A.COLORIZER_FILE)):
+            return os.path.relpath(folder)
     return None
 
 
@@ -65,7 +72,7 @@ def check_model_dir(model_dir):
     """A one-line reason why ``model_dir`` cannot be benchmarked, or None if it can."""
     if not os.path.isdir(model_dir):
         return f"--model-dir {model_dir} does not exist"
-    for name in (COLORIZER_FILE, CONFIG_FILE):
+    for name in (A.COLORIZER_FILE, A.CONFIG_FILE):
         if not os.path.exists(os.path.join(model_dir, name)):
             return f"--model-dir {model_dir} holds no {name}"
     return None
@@ -85,7 +92,8 @@ def _newest_numbered(folder, required):
 
 
 def prepare_artefacts(model_dir, data_dir, work_dir, variants, tflite_size=None, quick=False):
-    """The colorizer's .keras file, a SavedModel and TFLite files: the model dir's own or new.
+    """The colorizer's .keras and .tflite files, a SavedModel and TFLite variants: the model
+    dir's own or new.
 
     Args:
         model_dir: holds colorizer.keras and config.json (a run dir or models/colorizer).
@@ -96,20 +104,23 @@ def prepare_artefacts(model_dir, data_dir, work_dir, variants, tflite_size=None,
             quick the model's working size.
 
     Returns:
-        dict: keras, saved_model, saved_model_source, tflite {variant: path},
-        tflite_source, family, working_size, notes (list of one-line strings).
+        dict: keras, colorizer_tflite (the model dir's colorizer.tflite, else one
+        converted into work_dir, None if that failed) and its source,
+        saved_model, saved_model_source, tflite {variant: path}, tflite_source,
+        family, working_size, notes (list of one-line strings).
     """
-    from keras_colorize import export
+    from keras_colorize.serving import saved_model as serving
     from keras_colorize.serving import tflite
+    from keras_colorize.training.run_dir import load_colorizer_from_run, save_colorizer_tflite
 
-    colorizer, config = export.load_colorizer_from_run(model_dir)
-    working_size = export.resolve_working_size(config)
+    colorizer, config = load_colorizer_from_run(model_dir)
+    working_size = serving.resolve_working_size(config)
     notes = []
     saved_model = _newest_numbered(model_dir, "saved_model.pb")
     saved_model_source = "the model dir's export"
     if saved_model is None:
         saved_model = os.path.join(work_dir, "saved_model", "1")
-        export.export_saved_model(colorizer, config, saved_model, working_size)
+        serving.export_saved_model(colorizer, config, saved_model, working_size)
         saved_model_source = "exported by the benchmark into a scratch folder"
 
     tflite_dir = _newest_numbered(os.path.join(model_dir, "tflite"), "*.tflite")
@@ -133,17 +144,35 @@ def prepare_artefacts(model_dir, data_dir, work_dir, variants, tflite_size=None,
             notes.append(f"TFLite export: {error}")
         except ValueError as error:
             notes.append(f"TFLite export skipped: {error}")
-    tflite = {}
+    colorizer_tflite = os.path.join(model_dir, A.TFLITE_FILE)
+    colorizer_tflite_source = "the model dir's own"
+    if not os.path.exists(colorizer_tflite):
+        colorizer_tflite = os.path.join(work_dir, A.TFLITE_FILE)
+        colorizer_tflite_source = (
+            f"converted by the benchmark into a scratch folder, {working_size}x{working_size}"
+        )
+        try:
+            save_colorizer_tflite(colorizer, working_size, colorizer_tflite)
+        except Exception as error:  # the converter raises many types
+            notes.append(
+                f"{A.TFLITE_FILE} not converted ({error_line(error)}): the colorize "
+                "command's .tflite runs are left out"
+            )
+            colorizer_tflite, colorizer_tflite_source = None, "none"
+    variant_files = {}
     if tflite_dir is not None:
-        for path in sorted(glob.glob(os.path.join(tflite_dir, "colorizer_*.tflite"))):
-            variant = os.path.basename(path)[len("colorizer_") : -len(".tflite")]
-            tflite[variant] = path
+        for variant in A.TFLITE_VARIANTS:
+            path = os.path.join(tflite_dir, A.TFLITE_VARIANT_FILE.format(variant=variant))
+            if os.path.exists(path):
+                variant_files[variant] = path
     return {
-        "keras": os.path.join(model_dir, COLORIZER_FILE),
+        "keras": os.path.join(model_dir, A.COLORIZER_FILE),
+        "colorizer_tflite": colorizer_tflite,
+        "colorizer_tflite_source": colorizer_tflite_source,
         "saved_model": saved_model,
         "saved_model_source": saved_model_source,
-        "tflite": tflite,
-        "tflite_source": tflite_source if tflite else "none",
+        "tflite": variant_files,
+        "tflite_source": tflite_source if variant_files else "none",
         "family": config.model.family,
         "working_size": working_size,
         "notes": notes,
@@ -188,7 +217,8 @@ def latencies(artefacts, sizes=PHOTO_SIZES, warmup=1, repeats=3):
     """
     import tensorflow as tf
 
-    from keras_colorize.inference.backends import KerasBackend, TFLiteBackend, colorize_images
+    from keras_colorize.inference.backends import KerasBackend, TFLiteBackend
+    from keras_colorize.inference.pipeline import colorize_images
 
     photos = [(size_label(s), synthetic_photo(*s, seed=i)) for i, s in enumerate(sizes)]
     rows = []
@@ -206,10 +236,10 @@ def latencies(artefacts, sizes=PHOTO_SIZES, warmup=1, repeats=3):
     )
 
     loaded = tf.saved_model.load(artefacts["saved_model"])
-    serving = loaded.signatures[SERVING_SIGNATURE]
+    serving = loaded.signatures[A.SERVING_SIGNATURE]
     rows.append(
         {
-            "backend": f"SavedModel {SERVING_SIGNATURE}",
+            "backend": f"SavedModel {A.SERVING_SIGNATURE}",
             "path": artefacts["saved_model"],
             "what": "uint8 RGB in, uint8 RGB out, all in the TF graph",
             "latency_ms": _photo_latencies(

@@ -1,10 +1,10 @@
 """The reference pix2pix training step in PyTorch, timed on this machine.
 
 A standalone script (it imports neither TensorFlow nor keras_colorize), run by
-``benchmarks.bench --torch-python PYTHON`` with an interpreter that has
+``python -m benchmarks --torch-python PYTHON`` with an interpreter that has
 torch, so that the reference and ours are measured in the same run:
 
-    python keras_colorize/bench_pytorch_pix2pix.py --ngf 64 --ndf 64 --dtype float32
+    python benchmarks/pytorch_pix2pix.py --ngf 64 --ndf 64 --dtype float32
 
 It rebuilds, layer for layer, the networks of the official pix2pix code
 (junyanz/pytorch-CycleGAN-and-pix2pix: ``UnetGenerator`` "unet_128" = 7

@@ -1,6 +1,6 @@
 """The reference pix2pix in PyTorch, timed in the benchmark's run next to our GAN.
 
-keras_colorize/bench_pytorch_pix2pix.py is run by another interpreter (one
+benchmarks/pytorch_pix2pix.py is run by another interpreter (one
 with torch; keras-colorize does not depend on it) for every GAN width the
 training section timed, in float32 and, where ours ran mixed_bfloat16, in
 bfloat16 autocast. Each run is a subprocess: its threads and memory are its own.
@@ -10,7 +10,8 @@ import json
 import os
 import subprocess
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_pytorch_pix2pix.py")
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch_pix2pix.py")
+PIX2PIX_FAMILY = "gan"  # the family that the script rebuilds in PyTorch
 TORCH_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
 TIMEOUT_SECONDS = 900
 
@@ -70,7 +71,7 @@ def compare(python, training_rows, steps, repeats):
     """
     rows, measured = [], {}
     for ours in training_rows:
-        if ours["family"] != "gan" or ours["precision"] not in TORCH_DTYPES:
+        if ours["family"] != PIX2PIX_FAMILY or ours["precision"] not in TORCH_DTYPES:
             continue
         key = tuple(ours[name] for name in ARCHITECTURE)
         for dtype in ("float32", TORCH_DTYPES[ours["precision"]]):

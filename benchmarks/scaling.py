@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 from benchmarks.process import child_env, python_module, run_children
+from keras_colorize.config import FAMILIES
 from keras_colorize.training.distribute import local_worker_addresses
 
 MODULE = "benchmarks.scaling"
@@ -98,7 +99,7 @@ def scaling(
 def _worker_main(argv):
     parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__)
     parser.add_argument("--data", required=True)
-    parser.add_argument("--family", required=True)
+    parser.add_argument("--family", required=True, choices=FAMILIES)
     parser.add_argument("--preset", default="default")
     parser.add_argument("--image-size", type=int, required=True)
     parser.add_argument("--batch-size", type=int, required=True)
@@ -138,7 +139,7 @@ def _worker_main(argv):
     }
     config = make_config(args.family, args.preset, overrides)
     with strategy.scope():
-        trainer = build_bench_trainer(config, load_prior(args.data, args.family))
+        trainer = build_bench_trainer(config, load_prior(args.data, config.model))
     epochs = 1 + args.repeats
     if args.mode == "mirrored":
         timer = epoch_timer()

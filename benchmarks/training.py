@@ -114,29 +114,24 @@ def epoch_timer():
     return EpochTimer()
 
 
-def load_prior(data_dir, family):
-    """The dataset's ab prior for the classification family, else None."""
+def load_prior(data_dir, model_config):
+    """The dataset's ab prior if the family trains with it, else None."""
     import numpy as np
 
     from keras_colorize.data import schema
+    from keras_colorize.families import family_of
 
-    if family != "classification":
+    if not family_of(model_config).needs_prior:
         return None
     return np.load(os.path.join(data_dir, schema.PRIOR_FILE))
 
 
 def build_bench_trainer(config, prior):
     """The family's trainer, compiled, with every variable created (in the current scope)."""
-    import tensorflow as tf
+    from keras_colorize.families import build_trainer
 
-    from keras_colorize.training.trainers import GANTrainer, build_trainer, compile_trainer
-
-    size = config.train.image_size
-    trainer = compile_trainer(build_trainer(config.model, config.train, prior), config.train)
-    trainer(tf.zeros((1, size, size, 1)))
-    if isinstance(trainer, GANTrainer):
-        trainer.discriminator([tf.zeros((1, size, size, 1)), tf.zeros((1, size, size, 2))])
-        trainer.build_optimizers()
+    trainer = build_trainer(config.model, config.train, prior).compile_for(config.train)
+    trainer.build_variables(config.train.image_size)
     return trainer
 
 
@@ -167,13 +162,14 @@ def train_throughput(data_dir, config, steps=10, repeats=3, count_flops=True):
     """
     import keras
 
-    from benchmarks import flops
+    from benchmarks import flops as bench_flops
+    from keras_colorize.families import family_of
 
     model, train = config.model, config.train
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(train.precision)
     try:
-        trainer = build_bench_trainer(config, load_prior(data_dir, model.family))
+        trainer = build_bench_trainer(config, load_prior(data_dir, model))
         batches = cached_batches(data_dir, train.batch_size, train.image_size)
         timer = epoch_timer()
         trainer.fit(
@@ -186,21 +182,25 @@ def train_throughput(data_dir, config, steps=10, repeats=3, count_flops=True):
         )
         flops = {}
         if count_flops:
-            counted = flops.counted_train_flops(trainer, train.batch_size, train.image_size)
+            size = train.image_size
+            counted = bench_flops.counted_train_flops(trainer, train.batch_size, size)
             flops = {
                 "flops_per_image": counted["flops_per_image"],
                 "flops_by_op_type": counted["by_op_type"],
-                "analytic_flops_per_image": flops.analytic_train_flops(trainer, train.image_size),
+                "analytic_flops_per_image": bench_flops.analytic_train_flops(trainer, size),
             }
     finally:
         keras.mixed_precision.set_global_policy(previous)
     rates = [steps * train.batch_size / s for s in timer.seconds[1:]]
+    fields = family_of(model).config_fields
     return {
         "family": model.family,
         "width": model.width,
-        "disc_width": model.disc_width if model.family == "gan" else None,
-        "num_downs": model.num_downs if model.family == "gan" else None,
-        "disc_layers": model.disc_layers if model.family == "gan" else None,
+        # The architecture fields the family has (the GAN's depths and discriminator), else None.
+        **{
+            name: getattr(model, name) if name in fields else None
+            for name in ("disc_width", "num_downs", "disc_layers")
+        },
         "precision": train.precision,
         "batch_size": train.batch_size,
         "image_size": train.image_size,
