@@ -4,21 +4,20 @@ Every network is built with a few channels and run on 32-64 px images, so
 the whole file stays fast on a 2-core CPU.
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_colorize import config as config_module
+from keras_colorize import families
 from keras_colorize.color.ab_bins import in_gamut_bins
-from keras_colorize.models import (
-    CLASSIFICATION_OUTPUT_STRIDE,
-    NETWORK_BUILDERS,
-    build_classification_net,
-    build_patchgan_discriminator,
-    build_regression_net,
-    build_unet_generator,
-    network_stride,
-)
+from keras_colorize.config import make_config
+from keras_colorize.models.classification import build_classification_net
+from keras_colorize.models.pix2pix import build_patchgan_discriminator, build_unet_generator
+from keras_colorize.models.regression import build_regression_net
 
 WIDTH = 4
 NUM_BINS = 7
@@ -31,12 +30,8 @@ TINY_NETWORKS = {
     ),
     "classification": (
         lambda: build_classification_net(width=WIDTH, num_bins=NUM_BINS),
-        lambda b, h, w: (
-            b,
-            h // CLASSIFICATION_OUTPUT_STRIDE,
-            w // CLASSIFICATION_OUTPUT_STRIDE,
-            NUM_BINS,
-        ),
+        # Bin scores at a quarter of the input resolution, as in Zhang et al. (56x56 for 224).
+        lambda b, h, w: (b, h // 4, w // 4, NUM_BINS),
     ),
     "generator": (
         lambda: build_unet_generator(width=WIDTH, num_downs=NUM_DOWNS),
@@ -153,21 +148,52 @@ def test_generator_dropout_only_on_first_three_decoder_blocks():
     assert dropout_layers == ["up1_dropout", "up2_dropout", "up3_dropout"]
 
 
-def test_network_registry_and_strides():
-    assert set(NETWORK_BUILDERS) == {"regression", "classification", "gan"}
-    assert network_stride("regression", width=8) == 8
-    assert network_stride("classification", num_bins=10) == 8
-    assert network_stride("gan") == 2**7
-    assert network_stride("gan", num_downs=NUM_DOWNS, width=8) == 2**NUM_DOWNS
-    with pytest.raises(ValueError, match="unknown model family"):
-        network_stride("vae")
-    with pytest.raises(TypeError):
-        network_stride("regression", num_downs=3)
+def test_config_and_family_records_name_the_same_families():
+    assert (
+        set(config_module.FAMILIES)
+        == set(families.FAMILIES)
+        == {
+            "regression",
+            "classification",
+            "gan",
+        }
+    )
+    for name, family in families.FAMILIES.items():
+        assert family.name == name
+        model_fields = {f.name for f in dataclasses.fields(config_module.ModelConfig)}
+        assert set(family.config_fields) <= model_fields, name
 
 
-@pytest.mark.parametrize("family", ["regression", "classification"])
-def test_smallest_stride_multiple_is_accepted(family):
-    stride = network_stride(family)
-    model = NETWORK_BUILDERS[family](width=WIDTH)
-    y = model(_inputs(model, 1, stride, 3 * stride), training=False)
-    assert y.shape[0] == 1
+def _colorizer_output_shape(colorizer, height, width):
+    """The (H, W) of the colorizer's ab for an L of (height, width), or None if it refuses it."""
+    try:
+        ab = colorizer(np.zeros((1, height, width, 1), np.float32), training=False)
+    except Exception:  # Keras and TF raise several types for mismatched shapes
+        return None
+    return tuple(ab.shape[1:3])
+
+
+@pytest.mark.parametrize("name", sorted(families.FAMILIES))
+def test_family_stride_is_the_smallest_multiple_the_colorizer_keeps(name):
+    """network_stride(model_config) is the factor H and W must be multiples of: at multiples
+    of it the colorizer returns ab at the input's own size, and at half-way sizes (multiples
+    of every smaller power of two, not of the stride) it fails or changes the size."""
+    model_config = make_config(name, "tiny").model
+    stride = families.network_stride(model_config)
+    assert stride == families.family_of(model_config).stride(model_config)
+    colorizer = families.build_float32_trainer(
+        model_config, make_config(name, "tiny").train
+    ).inference_model()
+    for height, width in [(stride, stride), (stride, 3 * stride), (2 * stride, stride)]:
+        assert _colorizer_output_shape(colorizer, height, width) == (height, width)
+    half_way = 3 * stride // 2  # a multiple of stride / 2, not of the stride
+    for height, width in [(half_way, stride), (stride, half_way)]:
+        assert _colorizer_output_shape(colorizer, height, width) != (height, width)
+
+
+def test_gan_stride_follows_the_unet_depth():
+    """Each U-Net down-sampling halves the size: a shallower U-Net takes smaller multiples."""
+    shallow = make_config("gan", "tiny", {"model.num_downs": 3}).model
+    deep = make_config("gan", "tiny", {"model.num_downs": 5}).model
+    assert families.network_stride(shallow) == 8  # 2 x 2 x 2
+    assert families.network_stride(deep) == 32  # 2 x 2 x 2 x 2 x 2
