@@ -122,7 +122,8 @@ def parse_args(argv):
     parser.add_argument(
         "--model-dir",
         help="a folder with colorizer.keras and config.json (a run dir, or models/colorizer, "
-        "the default when it exists); exports in it are used, else made in a scratch folder",
+        "the default when it exists); its colorizer.tflite and exports are used, else made "
+        "in a scratch folder",
     )
     parser.add_argument(
         "--photos", help="a folder of photos for the colorize run (default: synthetic ones)"
