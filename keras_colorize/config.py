@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from keras_colorize import constants as C
 
 FAMILIES = ("regression", "classification", "gan")
+# The encoder: each family's own, trained from scratch (the paper's), or an
+# ImageNet-pretrained EfficientNet-Lite under a U-Net decoder.
+BACKBONES = ("scratch", "efficientnet_lite0", "efficientnet_lite2")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "none", "mirrored", "multiworker")
 
@@ -30,6 +33,8 @@ class ModelConfig:
     disc_width: int = 64  # gan: PatchGAN base channels
     disc_layers: int = 3  # gan: PatchGAN depth (70x70 receptive field)
     temperature: float = C.ANNEALED_MEAN_T  # classification: annealed-mean T
+    backbone: str = "scratch"  # one of BACKBONES
+    pretrained: bool = True  # a named backbone starts from its ImageNet weights
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class TrainConfig:
     strategy: str = "auto"
     checkpoint_every: int = 1  # epochs between kept checkpoints
     sample_images: int = 8  # validation colorizations logged per epoch
+    backbone_lr_multiplier: float = 0.1  # the pretrained encoder learns this much slower
+    freeze_backbone_epochs: int = 0  # the encoder does not learn in the first N epochs
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,12 @@ def validate(config):
     model, train = config.model, config.train
     if model.family not in FAMILIES:
         raise ConfigError(f"unknown model family {model.family!r}")
+    if model.backbone not in BACKBONES:
+        raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {model.backbone!r}")
+    if train.backbone_lr_multiplier < 0 or train.freeze_backbone_epochs < 0:
+        raise ConfigError(
+            "train.backbone_lr_multiplier and train.freeze_backbone_epochs must not be negative"
+        )
     if train.precision not in PRECISIONS:
         raise ConfigError(
             f"precision must be one of {', '.join(PRECISIONS)}, got {train.precision!r}"

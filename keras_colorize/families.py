@@ -3,7 +3,9 @@
 A family is its inference network (builder and stride), the trainer that
 owns its loss, and the ModelConfig fields they use. Code that depends on the
 family looks it up here (``family_of(config.model)``) instead of testing its
-name.
+name. With a pretrained backbone (``model.backbone``), every family's network
+is the U-Net of keras_colorize.models.backbone_unet, with the family's output
+(``backbone_output``) and the backbone's stride.
 """
 
 from collections.abc import Callable
@@ -13,6 +15,7 @@ import keras
 import numpy as np
 
 from keras_colorize import constants as C
+from keras_colorize.models.backbone_unet import BACKBONE_STRIDE, SCRATCH, build_backbone_unet
 from keras_colorize.models.classification import CLASSIFICATION_STRIDE, build_classification_net
 from keras_colorize.models.pix2pix import (
     build_patchgan_discriminator,
@@ -32,8 +35,11 @@ from keras_colorize.training.trainers import (
 class Family:
     """One model family.
 
-    build_network(model_config) -> keras.Model: the colorization network.
-    stride(model_config) -> int: input H and W must be multiples of it.
+    build_network(model_config) -> keras.Model: the colorization network with
+        the family's own encoder, trained from scratch.
+    stride(model_config) -> int: input H and W must be multiples of it (scratch).
+    backbone_output: what the U-Net over a pretrained backbone outputs: "ab"
+        (tanh ab/110 at full resolution) or "bins" (logits at 1/4 resolution).
     build_trainer(network, model_config, train_config, prior_grid) -> trainer.
     config_fields: the ModelConfig fields the family reads (besides family).
     needs_prior: training needs the dataset's ab histogram (ab_prior.npy).
@@ -45,6 +51,7 @@ class Family:
     stride: Callable
     build_trainer: Callable
     config_fields: tuple
+    backbone_output: str = "ab"
     needs_prior: bool = False
     temperature: bool = False
 
@@ -81,6 +88,7 @@ FAMILIES = {
         stride=lambda m: CLASSIFICATION_STRIDE,
         build_trainer=_classification_trainer,
         config_fields=("width", "temperature"),
+        backbone_output="bins",
         needs_prior=True,
         temperature=True,
     ),
@@ -101,19 +109,40 @@ def family_of(model_config):
 
 def network_stride(model_config):
     """The factor that the network's input H and W must be multiples of."""
+    if model_config.backbone != SCRATCH:
+        return BACKBONE_STRIDE
     return family_of(model_config).stride(model_config)
 
 
-def build_trainer(model_config, train_config, prior_grid=None):
+def build_network(model_config, pretrained=None):
+    """The family's colorization network: its own, or the U-Net over ``model.backbone``.
+
+    ``pretrained`` overrides ``model_config.pretrained`` (False when a
+    checkpoint or saved model will set every weight anyway).
+    """
+    family = family_of(model_config)
+    if model_config.backbone == SCRATCH:
+        return family.build_network(model_config)
+    return build_backbone_unet(
+        model_config.backbone,
+        model_config.width,
+        output=family.backbone_output,
+        pretrained=model_config.pretrained if pretrained is None else pretrained,
+        name=f"{family.name}_{model_config.backbone}",
+    )
+
+
+def build_trainer(model_config, train_config, prior_grid=None, pretrained=None):
     """Builds the family's networks and wraps them in its trainer (not yet compiled).
 
     Args:
         model_config: config.ModelConfig.
         train_config: config.TrainConfig (the GAN's l1 weight, the rebalancing lambda).
         prior_grid: the training ab histogram; required when the family needs_prior.
+        pretrained: overrides model_config.pretrained (see build_network).
     """
+    network = build_network(model_config, pretrained)
     family = family_of(model_config)
-    network = family.build_network(model_config)
     return family.build_trainer(network, model_config, train_config, prior_grid)
 
 
@@ -128,6 +157,7 @@ def build_float32_trainer(model_config, train_config):
     keras.mixed_precision.set_global_policy("float32")
     try:
         uniform_prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))
-        return build_trainer(model_config, train_config, uniform_prior)
+        # Every weight is set afterwards (from the trained network or a checkpoint).
+        return build_trainer(model_config, train_config, uniform_prior, pretrained=False)
     finally:
         keras.mixed_precision.set_global_policy(policy)

@@ -291,7 +291,14 @@ def test_fit_cli_multiworker_two_local_workers(small_dataset, tmp_path, family):
 
     # The chief (worker 0) wrote the run; the other worker only its scratch folder.
     checkpoints = [f"epoch-{e + 1:04d}.weights.h5" for e in range(MULTIWORKER_EPOCHS)]
-    expected = {"config.json", "checkpoints", "losses.csv", "colorizer.keras", ".worker-1"}
+    expected = {
+        "config.json",
+        "checkpoints",
+        "losses.csv",
+        "colorizer.keras",
+        "colorizer.tflite",
+        ".worker-1",
+    }
     assert set(os.listdir(run_dir)) == expected, report
     assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == checkpoints
     scratch = os.path.join(run_dir, ".worker-1")

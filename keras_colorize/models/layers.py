@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from keras_colorize import constants as C
+
 
 @keras.saving.register_keras_serializable(package="keras_colorize")
 class BilinearUpsample(keras.layers.Layer):
@@ -31,3 +33,41 @@ class BilinearUpsample(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="keras_colorize")
+class LightnessToImageNetRGB(keras.layers.Layer):
+    """Normalised lightness -> the gray photo an ImageNet encoder expects, preprocessed.
+
+    L/50 - 1 (B, H, W, 1) -> the sRGB gray level of that lightness (a = b = 0:
+    linear R = G = B = Y/Yn), scaled to [0, 255], mapped by (x - mean) / scale
+    and repeated to three channels: (B, H, W, 3). A pretrained encoder thus sees
+    a real gray photo, as in ImageNet; every op is a TFLite builtin.
+    """
+
+    def __init__(self, mean=127.0, scale=128.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = float(mean)
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        l_norm = tf.cast(inputs, tf.float32)
+        fy = ((l_norm + 1.0) * C.L_HALF + 16.0) / 116.0  # f(Y/Yn) of CIE Lab
+        breakpoint = C.LAB_EPSILON ** (1.0 / 3.0)
+        y = tf.where(fy > breakpoint, fy * fy * fy, (fy - C.LAB_LINEAR_OFFSET) / C.LAB_LINEAR_SLOPE)
+        y = tf.minimum(tf.maximum(y, 0.0), 1.0)  # linear gray level
+        threshold = C.SRGB_LINEAR_THRESHOLD / C.SRGB_LINEAR_SLOPE
+        srgb = tf.where(
+            y > threshold,
+            (1 + C.SRGB_OFFSET) * tf.pow(tf.maximum(y, threshold), 1.0 / C.SRGB_GAMMA)
+            - C.SRGB_OFFSET,
+            y * C.SRGB_LINEAR_SLOPE,
+        )
+        gray = (srgb * 255.0 - self.mean) / self.scale  # (B, H, W, 1)
+        return tf.cast(tf.concat([gray, gray, gray], axis=-1), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 3)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "scale": self.scale}

@@ -1,4 +1,4 @@
-"""Callbacks for fit: sample colorizations in TensorBoard, NaN advice, periodic checkpoints."""
+"""Callbacks for fit: sample colorizations, NaN advice, checkpoints, backbone freezing."""
 
 import os
 
@@ -85,3 +85,24 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         if (epoch + 1) % self.every == 0:
             os.makedirs(self.folder, exist_ok=True)
             self.model.save_weights(os.path.join(self.folder, f"epoch-{epoch + 1:04d}.weights.h5"))
+
+
+class FreezeBackbone(keras.callbacks.Callback):
+    """Keeps a pretrained encoder still for the first ``epochs`` epochs, then lets it learn.
+
+    While frozen, the backbone optimizer's learning rate is 0 (its batch-norm
+    statistics still adapt to gray input); from epoch ``epochs`` on it is the
+    trainer's ``backbone_learning_rate``. Only the new decoder learns at
+    first, so its random gradients do not disturb the ImageNet features.
+    """
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = int(epochs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = getattr(self.model, "backbone_optimizer", None)
+        if optimizer is None:
+            return
+        rate = 0.0 if epoch < self.epochs else self.model.backbone_learning_rate
+        optimizer.learning_rate.assign(rate)

@@ -9,6 +9,13 @@ at full resolution, float32. That model, and only it, is what gets saved as
 Losses under tf.distribute: each replica computes the mean over its own part
 of the batch and divides by the number of replicas, so that the gradients
 summed across replicas equal those of the global-batch mean.
+
+A network with a pretrained encoder (the sub-model named
+models.backbone_unet.BACKBONE_NAME) trains it with a second optimizer,
+``backbone_optimizer``, at ``train.backbone_lr_multiplier`` times the learning
+rate; ``callbacks.FreezeBackbone`` sets that rate to 0 for the first epochs.
+Adam normalises gradients, so scaling them would not slow the encoder: it
+needs its own learning rate.
 """
 
 import keras
@@ -17,6 +24,7 @@ import tensorflow as tf
 
 from keras_colorize import constants as C
 from keras_colorize.color import ab_bins
+from keras_colorize.models.backbone_unet import BACKBONE_NAME
 from keras_colorize.models.classification import CLASSIFICATION_OUTPUT_STRIDE
 from keras_colorize.models.layers import BilinearUpsample
 
@@ -40,12 +48,21 @@ def loss_scaled(optimizer):
     return optimizer
 
 
+def find_backbone(network):
+    """The network's pretrained encoder sub-model, or None for a scratch network."""
+    found = [layer for layer in network.layers if layer.name == BACKBONE_NAME]
+    return found[0] if found else None
+
+
 class ColorizationTrainer(keras.Model):
     """Base class: holds the colorization network; calling the trainer calls it."""
 
     def __init__(self, network, **kwargs):
         super().__init__(**kwargs)
         self.network = network
+        self.backbone = find_backbone(network)
+        self.backbone_optimizer = None
+        self.backbone_learning_rate = None  # what FreezeBackbone restores
 
     def call(self, inputs, training=False):
         return self.network(inputs, training=training)
@@ -61,7 +78,44 @@ class ColorizationTrainer(keras.Model):
     def compile_for(self, train_config):
         """Compiles with the optimizer(s) the training config asks for; returns self."""
         self.compile(make_optimizer(train_config))
+        self._compile_backbone(train_config)
         return self
+
+    def _compile_backbone(self, train_config):
+        if self.backbone is None:
+            return
+        rate = train_config.learning_rate * train_config.backbone_lr_multiplier
+        self.backbone_learning_rate = rate
+        # Not loss-scaled itself: apply_network_gradients unscales with the main optimizer's scale.
+        self.backbone_optimizer = make_optimizer(train_config, rate)
+
+    def apply_network_gradients(self, optimizer, gradients, variables):
+        """``optimizer.apply``, except that the backbone's variables go to the backbone optimizer.
+
+        Under float16 the gradients carry the main optimizer's loss scale: the
+        backbone's are unscaled here, before ``optimizer.apply`` may change the
+        scale, and a non-finite one is zeroed (its step is skipped by the main
+        optimizer, which then lowers the scale).
+        """
+        if self.backbone_optimizer is None:
+            optimizer.apply(gradients, variables)
+            return
+        mine = {id(v) for v in self.backbone.trainable_variables}
+        head = [(g, v) for g, v in zip(gradients, variables, strict=True) if id(v) not in mine]
+        encoder = [(g, v) for g, v in zip(gradients, variables, strict=True) if id(v) in mine]
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            scale = tf.cast(optimizer.dynamic_scale, tf.float32)
+            encoder = [
+                (tf.where(tf.math.is_finite(g), g / tf.cast(scale, g.dtype), tf.zeros_like(g)), v)
+                for g, v in encoder
+            ]
+        optimizer.apply(*zip(*head, strict=True))
+        self.backbone_optimizer.apply(*zip(*encoder, strict=True))
+
+    def _build_optimizers(self):
+        self.optimizer.build(self.network.trainable_variables)
+        if self.backbone_optimizer is not None:
+            self.backbone_optimizer.build(self.backbone.trainable_variables)
 
     def build_variables(self, size):
         """Creates every variable a checkpoint holds (networks and optimizer state) now.
@@ -70,16 +124,40 @@ class ColorizationTrainer(keras.Model):
         existing variables; ``size`` is the side of the square training input.
         """
         self(tf.zeros((1, size, size, 1)))
-        self.optimizer.build(self.trainable_variables)
+        self._build_optimizers()
 
 
 class RegressionTrainer(ColorizationTrainer):
-    """L2 regression on ab: the default Keras train_step with a compiled MSE loss."""
+    """L2 regression on ab: the mean squared error of ab/110."""
+
+    def __init__(self, network, **kwargs):
+        super().__init__(network, **kwargs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
 
     def compile(self, optimizer, **kwargs):
-        super().compile(
-            optimizer=loss_scaled(optimizer), loss=keras.losses.MeanSquaredError(), **kwargs
-        )
+        super().compile(optimizer=loss_scaled(optimizer), **kwargs)
+
+    def _loss(self, l_norm, ab_norm, training):
+        prediction = tf.cast(self.network(l_norm, training=training), tf.float32)  # (B, H, W, 2)
+        return tf.reduce_mean(tf.square(prediction - ab_norm))
+
+    def train_step(self, data):
+        l_norm, ab_norm = data
+        with tf.GradientTape() as tape:
+            loss = self._loss(l_norm, ab_norm, training=True)
+            scaled = self.optimizer.scale_loss(_replica_share(loss))
+        variables = self.network.trainable_variables
+        self.apply_network_gradients(self.optimizer, tape.gradient(scaled, variables), variables)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, data):
+        self.loss_tracker.update_state(self._loss(*data, training=False))
+        return {"loss": self.loss_tracker.result()}
 
 
 class ClassificationTrainer(ColorizationTrainer):
@@ -135,7 +213,7 @@ class ClassificationTrainer(ColorizationTrainer):
             loss = _replica_share(tf.reduce_mean(per_example))
             scaled = self.optimizer.scale_loss(loss)
         variables = self.network.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.apply_network_gradients(self.optimizer, tape.gradient(scaled, variables), variables)
         return self._update_metrics(per_example, mask)
 
     def test_step(self, data):
@@ -186,12 +264,13 @@ class GANTrainer(ColorizationTrainer):
     def compile_for(self, train_config):
         d_rate = train_config.d_learning_rate or train_config.learning_rate
         self.compile(make_optimizer(train_config), make_optimizer(train_config, d_rate))
+        self._compile_backbone(train_config)
         return self
 
     def build_variables(self, size):
         self(tf.zeros((1, size, size, 1)))
         self.discriminator([tf.zeros((1, size, size, 1)), tf.zeros((1, size, size, 2))])
-        self.optimizer.build(self.network.trainable_variables)
+        self._build_optimizers()
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
     def get_compile_config(self):
@@ -227,7 +306,7 @@ class GANTrainer(ColorizationTrainer):
             d_scaled = self.d_optimizer.scale_loss(_replica_share(d_loss))
         g_vars = self.network.trainable_variables
         d_vars = self.discriminator.trainable_variables
-        self.optimizer.apply(g_tape.gradient(g_scaled, g_vars), g_vars)
+        self.apply_network_gradients(self.optimizer, g_tape.gradient(g_scaled, g_vars), g_vars)
         self.d_optimizer.apply(d_tape.gradient(d_scaled, d_vars), d_vars)
         return self._record({"g_loss": g_loss, "g_adv": g_adv, "l1": g_l1, "d_loss": d_loss})
 
@@ -246,7 +325,7 @@ def class_weights_from_prior(prior_grid, rebalance_lambda=C.REBALANCE_LAMBDA):
 
 def make_optimizer(train_config, learning_rate=None):
     """Adam (AdamW when weight decay is set), as in the paper for every family."""
-    learning_rate = learning_rate or train_config.learning_rate
+    learning_rate = train_config.learning_rate if learning_rate is None else learning_rate
     if train_config.weight_decay:
         return keras.optimizers.AdamW(
             learning_rate, weight_decay=train_config.weight_decay, beta_1=train_config.beta_1
