@@ -13,9 +13,8 @@ import sys
 import pytest
 from PIL import Image
 
-from keras_colorize import evaluate
 from keras_colorize.evaluate import main
-from keras_colorize.evaluation import human_kit
+from keras_colorize.evaluation import human_kit, report
 from tests.conftest import photo_paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +40,7 @@ def model(tmp_path_factory):
     import keras
 
     from keras_colorize.config import make_config
-    from keras_colorize.training.trainers import build_trainer
+    from keras_colorize.families import build_trainer
 
     keras.utils.set_random_seed(0)
     config = make_config("regression", "tiny")
@@ -128,9 +127,9 @@ def test_figures_are_written(evaluated):
 
 def test_rows_choose_the_figure_photos(model, photos_dir, tmp_path, monkeypatch):
     chosen = []
-    real = evaluate.results_figure
+    real = report.results_figure
     monkeypatch.setattr(
-        evaluate,
+        report,
         "results_figure",
         lambda path, rows, *a: chosen.append(rows) or real(path, rows, *a),
     )

@@ -3,7 +3,7 @@
 Drawing itself is checked end to end in test_evaluate.py.
 """
 
-from keras_colorize.evaluate import Photo
+from keras_colorize.evaluation.compare import Photo
 from keras_colorize.evaluation.figures import choose_rows, read_losses
 
 
