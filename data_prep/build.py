@@ -25,6 +25,7 @@ from data_prep.scan import scan_sources
 from data_prep.splits import assign_split
 from keras_colorize import __version__
 from keras_colorize import constants as C
+from keras_colorize.cli import UsageError
 from keras_colorize.data import schema
 from keras_colorize.io.images import IMAGE_EXTENSIONS
 
@@ -32,7 +33,7 @@ STAGING_PREFIX = ".staging-"
 HISTOGRAM_BIN_WIDTH = 5.0  # colourfulness histogram in the manifest
 
 
-class DataPrepError(Exception):
+class DataPrepError(UsageError):
     """A user mistake (bad source or output folder); the message is one line."""
 
 

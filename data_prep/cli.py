@@ -4,7 +4,9 @@ import argparse
 import os
 import sys
 
-USAGE_ERROR = 2
+from keras_colorize.cli import UsageError, report, require_tensorflow
+
+PROG = "data_prep"
 
 
 def parse_args(argv):
@@ -79,6 +81,10 @@ def _summary(manifest, out):
 def main(argv=None):
     """Runs the builder; returns the process exit code (2 for a user mistake)."""
     args = parse_args(argv)
+    try:
+        require_tensorflow(PROG)
+    except UsageError as error:
+        return report(PROG, error)
     # Imported here so that `--help` and argument errors answer without loading TensorFlow.
     from data_prep.build import BuildOptions, DataPrepError, build_dataset
 
@@ -105,8 +111,7 @@ def main(argv=None):
             figure=not args.no_figure,
         )
     except DataPrepError as error:
-        print(f"data_prep: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+        return report(PROG, error)
     for item in manifest["skipped"]:
         print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     print(_summary(manifest, args.out))

@@ -2,7 +2,7 @@
 
 import os
 
-from keras_colorize.io.images import IMAGE_EXTENSIONS
+from keras_colorize.io.folders import is_image_name
 
 
 def scan_sources(sources):
@@ -22,7 +22,7 @@ def scan_sources(sources):
             subfolders.sort()
             for name in sorted(names):
                 path = os.path.join(folder, name)
-                if name.lower().endswith(IMAGE_EXTENSIONS):
+                if is_image_name(name):
                     files.append((root, path))
                 elif not name.startswith("."):
                     ignored.append(path)
