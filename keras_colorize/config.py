@@ -241,12 +241,36 @@ def validate(config):
         "train.batch_size": train.batch_size,
         "train.image_size": train.image_size,
         "train.checkpoint_every": train.checkpoint_every,
+        "train.sample_images": train.sample_images,
     }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key} must be positive, got {value}")
     if train.learning_rate <= 0 or model.temperature <= 0:
         raise ConfigError("train.learning_rate and model.temperature must be positive")
+    # A negative steps_per_epoch would make Keras train one endless epoch.
+    not_negative = {
+        "train.steps_per_epoch": train.steps_per_epoch,
+        "train.validation_batches": train.validation_batches,
+        "train.weight_decay": train.weight_decay,
+        "train.l1_weight": train.l1_weight,
+        "train.d_learning_rate": train.d_learning_rate,
+    }
+    for key, value in not_negative.items():
+        if value < 0:
+            raise ConfigError(f"{key} must not be negative, got {value}")
+    # The builders' own rules (models.regression, models.pix2pix, models.backbone_unet),
+    # checked here so that a bad --width or --set fails before anything is built.
+    if model.backbone == "scratch" and model.family == "regression" and model.width % 4:
+        raise ConfigError(f"model.width must be a multiple of 4 for regression, got {model.width}")
+    if model.backbone != "scratch" and model.width % 2:
+        raise ConfigError(f"model.width must be even with a backbone, got {model.width}")
+    if model.family == "gan" and (
+        model.num_downs < 2 or model.disc_layers < 1 or model.disc_width < 1
+    ):
+        raise ConfigError(
+            "model.num_downs must be at least 2, model.disc_layers and model.disc_width at least 1"
+        )
     if not 0 <= model.dropout < 1 or not 0 <= train.rebalance_lambda <= 1:
         raise ConfigError("model.dropout must lie in [0, 1) and train.rebalance_lambda in [0, 1]")
     return config

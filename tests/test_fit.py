@@ -122,6 +122,12 @@ def test_different_config_in_run_dir_is_refused(small_dataset, tmp_path, capsys)
         (["--image-size", "36"], "multiple of 8"),
         (["--image-size", "128"], "stored side"),
         (["--preset", "huge"], "unknown preset"),
+        # Keras would train one endless epoch with a negative step count.
+        (["--set", "train.steps_per_epoch=-1"], "train.steps_per_epoch must not be negative"),
+        (["--set", "train.validation_batches=-1"], "must not be negative"),
+        (["--set", "train.sample_images=0"], "train.sample_images must be positive"),
+        (["--width", "6"], "multiple of 4"),
+        (["--model", "gan", "--set", "model.num_downs=0"], "num_downs must be at least 2"),
     ],
 )
 def test_bad_settings_are_one_line_errors(small_dataset, tmp_path, capsys, args, message):
