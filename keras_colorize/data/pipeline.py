@@ -28,13 +28,25 @@ def read_manifest(data_dir):
         raise DatasetError(f"data folder {data_dir} does not exist")
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            manifest = json.load(handle)
     except FileNotFoundError:
         raise DatasetError(
             f"{data_dir} holds no {schema.MANIFEST_FILE}: build it with `python -m data_prep`"
         ) from None
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path} is unreadable ({error})") from error
+    # What the readers use: per-split counts and the stored image shape.
+    if not (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("counts"), dict)
+        and isinstance(manifest.get("image_shape"), list)
+        and manifest["image_shape"]
+    ):
+        raise DatasetError(
+            f"{path} is not a data_prep manifest (no counts or image_shape); "
+            "rebuild the dataset with `python -m data_prep`"
+        )
+    return manifest
 
 
 def _random_resized_crop(image, image_size, seed):

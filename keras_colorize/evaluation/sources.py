@@ -49,11 +49,22 @@ def list_dataset(data_dir, split):
     import tensorflow as tf
 
     from keras_colorize.data import schema
+    from keras_colorize.data.pipeline import DatasetError, read_manifest
 
     if not os.path.isdir(data_dir):
         raise EvaluationError(f"--data {data_dir} is not a folder")
     paths = schema.shard_paths(data_dir, split)
     if not paths:
+        try:
+            counts = read_manifest(data_dir).get("counts") or {}
+        except DatasetError:  # not a data_prep dataset at all
+            counts = None
+        if isinstance(counts, dict):  # e.g. a small dataset whose val split came out empty
+            held = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no images"
+            raise EvaluationError(
+                f"the {split} split of {data_dir} is empty (the dataset holds {held}); "
+                "choose another --split"
+            )
         raise EvaluationError(
             f"no {split} shards (e.g. {schema.shard_name(split, 0, 1)}) in {data_dir}"
         )

@@ -80,9 +80,12 @@ REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 REPORT_FORMAT_VERSION = 1
 
-# Name scopes of the colour maths around the network; the int8 conversion
-# keeps every op under them out of quantization.
+# Name scopes of the colour maths around the network, and the network's own
+# colour-maths layer (the gray sRGB a pretrained encoder sees, see
+# models.layers.LightnessToImageNetRGB); the int8 conversion keeps every op
+# under them out of quantization.
 _COLOUR_SCOPES = ("colour_in", "colour_out")
+_FLOAT_SCOPES = (*_COLOUR_SCOPES, "gray_rgb")
 # tf.unstack's UNPACK, an op with several outputs, stays quantized even with
 # its output names denylisted (measured); only the colour maths use it.
 _FLOAT_ONLY_OPS = ["UNPACK"]
@@ -122,6 +125,26 @@ def check_size(model_config, size):
             f"network's stride {stride}"
         )
     return size
+
+
+def check_photos(data_dir, variants):
+    """ValueError, before anything is written, if the variants' photos cannot be read.
+
+    The parity check reads the run's val split (or train when val is empty);
+    int8 calibration reads train.
+    """
+    from keras_colorize.data import schema
+
+    skip = "(or pass --tflite-variants with no variant to skip TFLite)"
+    if not data_dir or not os.path.isdir(data_dir):
+        raise ValueError(
+            f"the TFLite parity check reads the run's photos, but its data folder "
+            f"{data_dir or '(none)'} does not exist; restore it {skip}"
+        )
+    if "int8" in variants and not schema.shard_paths(data_dir, "train"):
+        raise ValueError(f"int8 calibration needs the train split, but {data_dir} has none {skip}")
+    if not (schema.shard_paths(data_dir, "val") or schema.shard_paths(data_dir, "train")):
+        raise ValueError(f"the TFLite parity check needs photos, but {data_dir} has none {skip}")
 
 
 def colorize_fixed(colorizer, rgb):
@@ -231,7 +254,7 @@ def _colour_op_names(float_model):
     found = []
     for op in interpreter._get_ops_details():
         for index in op["outputs"]:
-            if any(f"{scope}/" in names[index] for scope in _COLOUR_SCOPES):
+            if any(f"{scope}/" in names[index] for scope in _FLOAT_SCOPES):
                 found.append(names[index])
     return found
 
@@ -261,10 +284,12 @@ def convert(saved_model, variant, contract, representative=None):
     lists, the model's input dtype and shape.
     """
     converter = _converter(saved_model, variant, representative)
-    if variant != "int8" or contract != RGB_CONTRACT:
+    if variant != "int8":
         return converter.convert()
-    # int8 RGB: quantize the network only (see the module docstring).
+    # int8: quantize the network only, not its colour maths (see the module docstring).
     denylist = _colour_op_names(_converter(saved_model, "float32", None).convert())
+    if not denylist:
+        return converter.convert()
     options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_nodes=denylist, denylisted_ops=_FLOAT_ONLY_OPS
     )
