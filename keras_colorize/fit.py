@@ -97,6 +97,8 @@ def main(argv=None):
         require_tensorflow(PROG)
     except UsageError as error:
         return report(PROG, error)
+    import tensorflow as tf
+
     from keras_colorize.config import ConfigError
     from keras_colorize.data.pipeline import DatasetError
     from keras_colorize.training.distribute import StrategyError, writes_run_dir
@@ -121,6 +123,12 @@ def main(argv=None):
         )
     except (UsageError, ConfigError, DatasetError, StrategyError) as error:
         return report(PROG, error)
+    except tf.errors.DataLossError as error:  # a shard cut short, e.g. by a full disk
+        return report(
+            PROG,
+            f"a shard of {config.data} is truncated or damaged ({type(error).__name__}); "
+            "rebuild the dataset with `python -m data_prep`",
+        )
     final = {k: v[-1] for k, v in history.items() if v}
     if any(not math.isfinite(v) for v in final.values()):
         return 1

@@ -91,3 +91,16 @@ def test_fit_on_a_foreign_manifest_is_one_line(no_val_dataset, tmp_path, capsys,
     assert fit_main([*args, "--preset", "tiny", "--batch-size", "1", "--quiet"]) == 2
     assert "not a data_prep manifest" in _error_line(capsys, "fit")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_truncated_shard_is_one_line(no_val_dataset, tmp_path, capsys):
+    data = shutil.copytree(no_val_dataset, tmp_path / "data")
+    (shard,) = data.glob("train-*.tfrecord")
+    shard.write_bytes(shard.read_bytes()[:100])  # cut short, as by a full disk
+    args = ["--model", "regression", "--data", str(data), "--run-dir", str(tmp_path / "run")]
+    assert fit_main([*args, "--preset", "tiny", "--batch-size", "3", "--quiet"]) == 2
+    assert "truncated or damaged" in _error_line(capsys, "fit")
+    keras.mixed_precision.set_global_policy("float32")
+    args = ["--data", str(data), "--split", "train", "--out", str(tmp_path / "eval"), "--quiet"]
+    assert evaluate_main(args) == 2
+    assert "do not read as data_prep records" in _error_line(capsys, "evaluate")
