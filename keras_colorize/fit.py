@@ -15,7 +15,7 @@ import sys
 
 from keras_colorize import artifacts as A
 from keras_colorize.cli import UsageError, report, require_tensorflow
-from keras_colorize.config import FAMILIES, PRECISIONS, STRATEGIES
+from keras_colorize.config import BACKBONES, FAMILIES, PRECISIONS, STRATEGIES
 
 PROG = "fit"
 
@@ -40,6 +40,23 @@ def parse_args(argv):
         "--image-size", type=int, help="square training crops (a multiple of the network stride)"
     )
     parser.add_argument("--width", type=int, help="base channel count of the network")
+    parser.add_argument(
+        "--backbone",
+        choices=BACKBONES,
+        help="encoder: the family's own from scratch (default) or an ImageNet EfficientNet-Lite",
+    )
+    parser.add_argument(
+        "--backbone-lr-multiplier",
+        type=float,
+        metavar="M",
+        help="the pretrained encoder learns at M x the learning rate (default 0.1)",
+    )
+    parser.add_argument(
+        "--freeze-backbone-epochs",
+        type=int,
+        metavar="N",
+        help="the pretrained encoder does not learn in the first N epochs (default 0)",
+    )
     parser.add_argument("--precision", choices=PRECISIONS)
     parser.add_argument("--strategy", choices=STRATEGIES)
     parser.add_argument(
@@ -67,6 +84,9 @@ def _flag_overrides(args):
         "train.learning_rate": args.learning_rate,
         "train.image_size": args.image_size,
         "model.width": args.width,
+        "model.backbone": args.backbone,
+        "train.backbone_lr_multiplier": args.backbone_lr_multiplier,
+        "train.freeze_backbone_epochs": args.freeze_backbone_epochs,
         "train.precision": args.precision,
         "train.strategy": args.strategy,
         "train.seed": args.seed,

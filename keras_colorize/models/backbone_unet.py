@@ -35,8 +35,15 @@ _DECODER = (("stride16", 4), ("stride8", 2), ("stride4", 1), ("stride2", 0.5))
 
 
 def _decoder_stage(x, skip, filters, name):
-    """2x bilinear upsample, concatenate the encoder's skip, two conv-BN-ReLU."""
+    """2x bilinear upsample, concatenate the encoder's skip, two conv-BN-ReLU.
+
+    The skip (a linear projection in the encoder, of much wider range than
+    the decoder's) first goes through its own 1x1 conv-BN-ReLU: int8 TFLite
+    gives all inputs of a concatenation one scale, which would otherwise crush
+    the decoder's half.
+    """
     x = BilinearUpsample(2, name=f"{name}_up")(x)
+    skip = blocks.conv_bn_relu(skip, filters, 1, name=f"{name}_skip")
     x = layers.Concatenate(name=f"{name}_concat")([x, skip])
     x = blocks.conv_bn_relu(x, filters, 3, name=f"{name}_a")
     return blocks.conv_bn_relu(x, filters, 3, name=f"{name}_b")

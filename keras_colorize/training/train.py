@@ -17,8 +17,15 @@ from keras_colorize import artifacts as A
 from keras_colorize.cli import UsageError
 from keras_colorize.data import schema
 from keras_colorize.data.pipeline import make_dataset, read_manifest
-from keras_colorize.families import build_trainer, family_of
-from keras_colorize.training.callbacks import PeriodicCheckpoint, SampleColorizations, StopOnNaN
+from keras_colorize.families import build_trainer, family_of, network_stride
+from keras_colorize.models.backbone_unet import BACKBONES, SCRATCH
+from keras_colorize.models.backbones import PretrainedWeightsMissing, pretrained_weights_path
+from keras_colorize.training.callbacks import (
+    FreezeBackbone,
+    PeriodicCheckpoint,
+    SampleColorizations,
+    StopOnNaN,
+)
 from keras_colorize.training.distribute import custom_fit, is_chief, make_strategy, split_cpu
 from keras_colorize.training.precision import set_precision
 from keras_colorize.training.run_dir import save_colorizer
@@ -28,8 +35,19 @@ class TrainError(UsageError):
     """A dataset or setting the run cannot use, found before training starts; one line."""
 
 
+def check_backbone(model_config):
+    """Refuses a pretrained backbone whose weight package is not installed, in one line."""
+    if model_config.backbone == SCRATCH or not model_config.pretrained:
+        return
+    try:
+        pretrained_weights_path(BACKBONES[model_config.backbone])
+    except PretrainedWeightsMissing as error:
+        raise TrainError(str(error)) from None
+
+
 def check_data(config):
     """Checks the dataset before any heavy work; returns (manifest, prior or None)."""
+    check_backbone(config.model)
     manifest = read_manifest(config.data)
     if not schema.shard_paths(config.data, "train") or not manifest["counts"].get("train"):
         raise TrainError(f"{config.data} holds no training images")
@@ -41,7 +59,7 @@ def check_data(config):
     side = manifest["image_shape"][0]
     size = config.train.image_size
     family = family_of(config.model)
-    stride = family.stride(config.model)
+    stride = network_stride(config.model)
     if size % stride or size > side:
         raise TrainError(
             f"--image-size {size} must be a multiple of {stride} and at most the stored side {side}"
@@ -72,6 +90,7 @@ def _callbacks(config, run_dir, samples, verbose):
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, A.BACKUP_DIR)),
         SampleColorizations(samples, os.path.join(run_dir, A.LOGS_DIR)),
         PeriodicCheckpoint(os.path.join(run_dir, A.CHECKPOINT_DIR), config.train.checkpoint_every),
+        FreezeBackbone(config.train.freeze_backbone_epochs),
         keras.callbacks.CSVLogger(os.path.join(run_dir, A.LOSSES_FILE), append=True),
         keras.callbacks.TensorBoard(os.path.join(run_dir, A.LOGS_DIR), write_graph=False),
     ]
