@@ -59,6 +59,12 @@ class TrainConfig:
     sample_images: int = 8  # validation colorizations logged per epoch
     backbone_lr_multiplier: float = 0.1  # the pretrained encoder learns this much slower
     freeze_backbone_epochs: int = 0  # the encoder does not learn in the first N epochs
+    rotate_degrees: float = 0.0  # augmentation: random rotation up to this angle
+    paste_objects: str = ""  # augmentation: a folder of RGBA cut-outs to paste onto crops
+    paste_max: int = 2  # cut-outs per crop at most ...
+    paste_probability: float = 0.5  # ... each pasted with this probability
+    early_stopping_patience: int = 0  # stop after N epochs without a better val loss; 0: never
+    keep_best: bool = False  # save the best validation epoch's colorizer, not the last
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,10 @@ def validate(config):
         raise ConfigError(f"unknown model family {model.family!r}")
     if model.backbone not in BACKBONES:
         raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {model.backbone!r}")
+    if not 0 <= train.paste_probability <= 1 or train.paste_max < 0:
+        raise ConfigError("train.paste_probability must lie in [0, 1] and paste_max be >= 0")
+    if train.rotate_degrees < 0 or train.early_stopping_patience < 0:
+        raise ConfigError("train.rotate_degrees and early_stopping_patience must not be negative")
     if train.backbone_lr_multiplier < 0 or train.freeze_backbone_epochs < 0:
         raise ConfigError(
             "train.backbone_lr_multiplier and train.freeze_backbone_epochs must not be negative"

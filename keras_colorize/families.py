@@ -44,6 +44,7 @@ class Family:
     config_fields: the ModelConfig fields the family reads (besides family).
     needs_prior: training needs the dataset's ab histogram (ab_prior.npy).
     temperature: the colorizer ends in annealed-mean decoding whose T can be set.
+    monitor: the validation metric that says which epoch is best (lower is better).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Family:
     backbone_output: str = "ab"
     needs_prior: bool = False
     temperature: bool = False
+    monitor: str = "val_loss"
 
 
 def _regression_trainer(network, model_config, train_config, prior_grid):
@@ -98,6 +100,7 @@ FAMILIES = {
         stride=lambda m: unet_stride(m.num_downs),
         build_trainer=_gan_trainer,
         config_fields=("width", "num_downs", "dropout", "disc_width", "disc_layers"),
+        monitor="val_l1",  # the adversarial terms do not fall as the colours improve
     ),
 }
 

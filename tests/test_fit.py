@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from keras_colorize.data import schema
 from keras_colorize.fit import main
@@ -174,3 +175,44 @@ def test_diverging_run_stops_with_advice(small_dataset, tmp_path, capsys):
     code = _fit(small_dataset, tmp_path / "run", "regression", "--learning-rate", "1e30")
     assert code == 1
     assert "Lower the learning rate" in capsys.readouterr().out
+
+
+def test_keep_best_saves_the_best_validation_epoch(small_dataset, tmp_path, capsys):
+    from keras_colorize.families import build_float32_trainer
+    from keras_colorize.training.run_dir import read_run_config
+
+    run = tmp_path / "run"
+    # A learning rate so high that later epochs are unlikely to be the best one.
+    settings = ["--epochs", "4", "--learning-rate", "0.05", "--set", "train.keep_best=true"]
+    assert _fit(small_dataset, run, "regression", *settings) == 0
+    val = [float(row["val_loss"]) for row in _losses(run)]
+    best = int(np.argmin(val)) + 1
+    assert f"fit: keeping epoch {best} (val_loss {min(val):.4g})" in capsys.readouterr().out
+    config = read_run_config(str(run))
+    trainer = build_float32_trainer(config.model, config.train).compile_for(config.train)
+    trainer.build_variables(config.train.image_size)
+    trainer.load_weights(run / "checkpoints" / f"epoch-{best:04d}.weights.h5")
+    saved = keras.saving.load_model(run / "colorizer.keras")
+    l_norm = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32)
+    np.testing.assert_allclose(saved(l_norm), trainer.network(l_norm), atol=1e-6)
+
+
+def test_early_stopping_and_augmentation_flags(small_dataset, tmp_path):
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[4:16, 4:16] = (240, 200, 0, 255)
+    Image.fromarray(rgba).save(objects / "sun.png")
+    settings = ["--epochs", "30", "--learning-rate", "0.05"]
+    settings += ["--set", "train.early_stopping_patience=1", "--set", "train.rotate_degrees=8"]
+    settings += ["--set", f"train.paste_objects={objects}", "--set", "train.paste_probability=1"]
+    assert _fit(small_dataset, tmp_path / "run", "regression", *settings) == 0
+    assert len(_losses(tmp_path / "run")) < 30  # stopped once val_loss stopped improving
+
+
+def test_a_missing_cut_out_folder_is_one_line(small_dataset, tmp_path, capsys):
+    missing = tmp_path / "nothing-here"
+    settings = ["--set", f"train.paste_objects={missing}"]
+    assert _fit(small_dataset, tmp_path / "run", "regression", *settings) == 2
+    assert "is not a folder of RGBA cut-outs" in _error_line(capsys)
+    assert not (tmp_path / "run").exists()

@@ -89,6 +89,7 @@ def make_dataset(
     repeat=False,
     drop_remainder=True,
     input_context=None,
+    augmentation=None,
 ):
     """Batches of (L_norm, ab_norm) from a data_prep folder.
 
@@ -105,6 +106,8 @@ def make_dataset(
         drop_remainder: drop a last partial batch (static batch shape).
         input_context: a tf.distribute.InputContext; each input pipeline then
             reads a disjoint part of the data.
+        augmentation: a data.augment.Augmentation applied after the crop and
+            flip when training (rotation, pasted object cut-outs), or None.
 
     Returns:
         tf.data.Dataset of (L_norm float32 (B, S, S, 1) in [-1, 1],
@@ -153,9 +156,10 @@ def make_dataset(
 
         def to_pair(serialized, example_seed):
             image = schema.decode_rgb(schema.parse_example(serialized))
-            rgb = _random_resized_crop(
-                image, image_size, tf.cast(example_seed % (2**31 - 1), tf.int32)
-            )
+            seed = tf.cast(example_seed % (2**31 - 1), tf.int32)
+            rgb = _random_resized_crop(image, image_size, seed)
+            if augmentation is not None:
+                rgb = augmentation(rgb, tf.reverse(seed, [0]))  # a seed the crop did not use
             return rgb_to_l_ab_normalized(rgb)
 
         dataset = pairs.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)

@@ -106,3 +106,32 @@ class FreezeBackbone(keras.callbacks.Callback):
             return
         rate = 0.0 if epoch < self.epochs else self.model.backbone_learning_rate
         optimizer.learning_rate.assign(rate)
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Ends training with the network weights of the epoch with the best validation ``monitor``.
+
+    With a few hundred photos the validation loss bottoms out early while the
+    training loss keeps falling; the colorizer saved at the end should be the
+    best epoch's, not the last. Kept in memory (a resumed run starts afresh).
+    """
+
+    def __init__(self, monitor):
+        super().__init__()
+        self.monitor = monitor
+        self.best = None
+        self.best_epoch = None
+        self.weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not np.isfinite(value):
+            return
+        if self.best is None or value < self.best:
+            self.best, self.best_epoch = float(value), epoch + 1
+            self.weights = self.model.network.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            self.model.network.set_weights(self.weights)
+            print(f"fit: keeping epoch {self.best_epoch} ({self.monitor} {self.best:.4g})")

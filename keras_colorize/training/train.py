@@ -16,12 +16,14 @@ import tensorflow as tf
 from keras_colorize import artifacts as A
 from keras_colorize.cli import UsageError
 from keras_colorize.data import schema
+from keras_colorize.data.augment import Augmentation, ObjectsError, load_objects
 from keras_colorize.data.pipeline import make_dataset, read_manifest
 from keras_colorize.families import build_trainer, family_of, network_stride
 from keras_colorize.models.backbone_unet import BACKBONES, SCRATCH
 from keras_colorize.models.backbones import PretrainedWeightsMissing, pretrained_weights_path
 from keras_colorize.training.callbacks import (
     FreezeBackbone,
+    KeepBest,
     PeriodicCheckpoint,
     SampleColorizations,
     StopOnNaN,
@@ -48,6 +50,9 @@ def check_backbone(model_config):
 def check_data(config):
     """Checks the dataset before any heavy work; returns (manifest, prior or None)."""
     check_backbone(config.model)
+    objects = config.train.paste_objects
+    if objects and not os.path.isdir(objects):
+        raise TrainError(f"train.paste_objects: {objects} is not a folder of RGBA cut-outs")
     manifest = read_manifest(config.data)
     if not schema.shard_paths(config.data, "train") or not manifest["counts"].get("train"):
         raise TrainError(f"{config.data} holds no training images")
@@ -80,12 +85,22 @@ def steps_per_epoch(config, manifest):
     return train.steps_per_epoch or max(1, manifest["counts"]["train"] // train.batch_size)
 
 
-def _callbacks(config, run_dir, samples, verbose):
+def _callbacks(config, run_dir, samples, validated):
+    """fit's callbacks; ``validated``: the run has a validation split to judge epochs by."""
     advice = (
         f"Lower the learning rate (now {config.train.learning_rate:g}, e.g. --learning-rate "
         f"{config.train.learning_rate / 10:g}) or train in float32 (--precision float32)."
     )
+    monitor = family_of(config.model).monitor
+    judged = []
+    if validated and config.train.early_stopping_patience:
+        judged.append(
+            keras.callbacks.EarlyStopping(monitor, patience=config.train.early_stopping_patience)
+        )
+    if validated and config.train.keep_best:
+        judged.append(KeepBest(monitor))
     return [
+        *judged,
         StopOnNaN(advice),
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, A.BACKUP_DIR)),
         SampleColorizations(samples, os.path.join(run_dir, A.LOGS_DIR)),
@@ -94,6 +109,24 @@ def _callbacks(config, run_dir, samples, verbose):
         keras.callbacks.CSVLogger(os.path.join(run_dir, A.LOSSES_FILE), append=True),
         keras.callbacks.TensorBoard(os.path.join(run_dir, A.LOGS_DIR), write_graph=False),
     ]
+
+
+def make_augmentation(train_config):
+    """The run's extra augmentations (rotation, pasted cut-outs); None: crops and flips only."""
+    objects = None
+    if train_config.paste_objects and train_config.paste_max:
+        try:
+            objects = load_objects(train_config.paste_objects)
+        except ObjectsError as error:
+            raise TrainError(str(error)) from None
+    if objects is None and not train_config.rotate_degrees:
+        return None
+    return Augmentation(
+        train_config.rotate_degrees,
+        objects,
+        train_config.paste_max,
+        train_config.paste_probability,
+    )
 
 
 def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
@@ -117,6 +150,7 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
         )
     size = config.train.image_size
     steps = steps_per_epoch(config, manifest)
+    augmentation = make_augmentation(config.train)
 
     def dataset_fn(context=None, repeat=True):
         batch = (
@@ -132,6 +166,7 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
             seed=config.train.seed,
             repeat=repeat,
             input_context=context,
+            augmentation=augmentation,
         )
 
     with strategy.scope():
@@ -187,7 +222,7 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
         validation_data=validation,
         validation_steps=validation_steps,
         shuffle=False,  # the pipeline shuffles
-        callbacks=_callbacks(config, run_dir, samples, verbose),
+        callbacks=_callbacks(config, run_dir, samples, validated=validation is not None),
         verbose=verbose,
     )
     if not trainer.stop_training or trainer.history.epoch:
