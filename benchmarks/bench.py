@@ -387,7 +387,7 @@ def run_scaling(data_dir, plan):
 
 
 def targets(report):
-    """The issue's targets with PASS/MISS, from whatever sections ran."""
+    """The project's speed targets with PASS/MISS, from whatever sections ran."""
     from benchmarks.colorize import TFLITE_TARGETS, TWELVE_MP
     from benchmarks.inference import size_label
 

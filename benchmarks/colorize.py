@@ -34,7 +34,7 @@ TWELVE_MP = (4000, 3000)
 ONE_MP = (1152, 864)  # 0.995 megapixels, 4:3 like the 12 MP photo
 SINGLE_PHOTOS = (TWELVE_MP, ONE_MP)
 MODEL_FORMATS = (".tflite", ".keras")
-# The goals for the shipped .tflite model, one photo per fresh process,
+# The project's goals for the shipped .tflite model, one photo per fresh process,
 # start-up included: (measure, largest value, label) per photo size. The 12 MP
 # photo's own time keeps the first round's goal (1 s once the model is loaded).
 TFLITE_TARGETS = {

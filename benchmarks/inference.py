@@ -30,8 +30,6 @@ from keras_colorize.cli import error_line
 
 # The repository holding benchmarks/ (and, in a checkout, models/colorizer).
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The shipped model's folder, as export writes it by default (serving.saved_model.DEFAULT_OUT).
-SHIPPED_MODEL_DIR = os.path.join("models", "colorizer")
 
 # (width, height) of the photos timed: a thumbnail, a web photo, a 12-megapixel camera photo.
 PHOTO_SIZES = ((256, 256), (1024, 768), (4000, 3000))
@@ -62,7 +60,7 @@ def default_model_dir():
     """The shipped model's folder (models/colorizer, holding colorizer.keras): under this
     checkout, then the current folder; None if there is none."""
     for root in (REPO_ROOT, os.getcwd()):
-        folder = os.path.join(root, SHIPPED_MODEL_DIR)
+        folder = os.path.join(root, A.DEFAULT_MODEL_DIR)
         if os.path.exists(os.path.join(folder, A.COLORIZER_FILE)):
             return os.path.relpath(folder)
     return None

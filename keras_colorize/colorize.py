@@ -27,10 +27,10 @@ from keras_colorize.io.images import IMAGE_EXTENSIONS, ImageReadError, read_imag
 from keras_colorize.io.png import write_png
 
 PROG = "colorize"
-# The shipped default colorizer, looked up under the repository root of this
-# package and, for an installed package, under the current directory. Its
-# .tflite twin runs without TensorFlow (see models/README.md).
-DEFAULT_MODEL = f"models/colorizer/{A.TFLITE_FILE}"
+# The shipped default colorizer, as the .tflite that runs without TensorFlow
+# (models/README.md), looked up under the repository root of this package and,
+# for an installed package, under the current directory.
+DEFAULT_MODEL = os.path.join(A.DEFAULT_MODEL_DIR, A.TFLITE_FILE)
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = "colorized"
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}

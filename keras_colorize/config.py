@@ -65,6 +65,7 @@ class TrainConfig:
     paste_probability: float = 0.5  # ... each pasted with this probability
     early_stopping_patience: int = 0  # stop after N epochs without a better val loss; 0: never
     keep_best: bool = False  # save the best validation epoch's colorizer, not the last
+    time_budget_minutes: float = 0.0  # stop after the epoch that ends past this; 0: no limit
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class Config:
 
 
 # Presets per family: "default" trains well on a CPU; "paper" is the seed
-# paper's recipe (REFERENCE section 1); "tiny" is for tests and smoke runs.
+# paper's recipe (Li et al., "Image Colorization using Regression, Classification
+# and GAN": lr, weight decay, batch, epochs, lambda); "tiny" is for tests and smoke runs.
 PRESETS = {
     "regression": {
         "default": {"train.learning_rate": 1e-3, "train.batch_size": 32},
@@ -231,8 +233,11 @@ def validate(config):
         raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {model.backbone!r}")
     if not 0 <= train.paste_probability <= 1 or train.paste_max < 0:
         raise ConfigError("train.paste_probability must lie in [0, 1] and paste_max be >= 0")
-    if train.rotate_degrees < 0 or train.early_stopping_patience < 0:
-        raise ConfigError("train.rotate_degrees and early_stopping_patience must not be negative")
+    if min(train.rotate_degrees, train.early_stopping_patience, train.time_budget_minutes) < 0:
+        raise ConfigError(
+            "train.rotate_degrees, early_stopping_patience and time_budget_minutes "
+            "must not be negative"
+        )
     if train.backbone_lr_multiplier < 0 or train.freeze_backbone_epochs < 0:
         raise ConfigError(
             "train.backbone_lr_multiplier and train.freeze_backbone_epochs must not be negative"

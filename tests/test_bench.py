@@ -150,7 +150,7 @@ def test_quick_bench_colorize_runs_tflite_and_keras_on_12_and_1_megapixel(quick_
         assert 0 < row["photo_seconds"] < row["seconds"]
     assert rows[(".tflite", "4000x3000")]["megapixels"] == 12.0
     assert 0.99 < rows[(".tflite", "1152x864")]["megapixels"] < 1.01
-    # The goals, on the .tflite runs only.
+    # The project's goals, on the .tflite runs only.
     goals = {
         (model, photo, t["label"]): t["goal"]
         for (model, photo), row in rows.items()

@@ -216,3 +216,10 @@ def test_a_missing_cut_out_folder_is_one_line(small_dataset, tmp_path, capsys):
     assert _fit(small_dataset, tmp_path / "run", "regression", *settings) == 2
     assert "is not a folder of RGBA cut-outs" in _error_line(capsys)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_time_budget_ends_training_after_the_epoch_that_used_it_up(small_dataset, tmp_path):
+    settings = ["--epochs", "5", "--set", "train.time_budget_minutes=0.0001"]
+    assert _fit(small_dataset, tmp_path / "run", "regression", *settings) == 0
+    assert len(_losses(tmp_path / "run")) == 1
+    assert os.path.exists(tmp_path / "run" / "colorizer.keras")

@@ -1,6 +1,7 @@
 """Callbacks for fit: sample colorizations, NaN advice, checkpoints, backbone freezing."""
 
 import os
+import time
 
 import keras
 import numpy as np
@@ -135,3 +136,24 @@ class KeepBest(keras.callbacks.Callback):
         if self.weights is not None:
             self.model.network.set_weights(self.weights)
             print(f"fit: keeping epoch {self.best_epoch} ({self.monitor} {self.best:.4g})")
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch that ends after ``minutes`` of wall time.
+
+    Comparing models "at equal CPU budget" means equal time, not equal epochs:
+    networks differ several-fold in cost per epoch.
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds = 60.0 * float(minutes)
+        self.started = None
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() - self.started >= self.seconds:
+            self.model.stop_training = True
+            print(f"fit: time budget of {self.seconds / 60:g} min used up after epoch {epoch + 1}")

@@ -1,7 +1,7 @@
 """tf.distribute strategies, and the custom loop used under MultiWorkerMirroredStrategy.
 
 Keras 3.15's `fit` fails under MultiWorkerMirroredStrategy ("Attempt to
-convert a value (PerReplica...)", REFERENCE section 6), so multi-worker
+convert a value (PerReplica...)", tests/test_distribute.py), so multi-worker
 training runs its own loop: `strategy.run(trainer.train_step, ...)`, i.e. the
 very same per-step code that `fit` runs, with the same callbacks' outputs
 (checkpoints, CSV log, final model) written by the chief only. Unlike `fit`'s

@@ -1,6 +1,6 @@
 """Choosing the mixed-precision policy.
 
-Measured on this project's CPU (REFERENCE section 6): mixed_bfloat16 is 1.3-1.8x
+Measured on this project's CPU (docs/bench.md): mixed_bfloat16 is 1.3-1.8x
 faster than float32 where the CPU has native bf16 instructions, while
 mixed_float16 is 8-13x SLOWER on a CPU. So "auto" is float16 only on a GPU.
 """

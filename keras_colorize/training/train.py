@@ -27,6 +27,7 @@ from keras_colorize.training.callbacks import (
     PeriodicCheckpoint,
     SampleColorizations,
     StopOnNaN,
+    TimeBudget,
 )
 from keras_colorize.training.distribute import custom_fit, is_chief, make_strategy, split_cpu
 from keras_colorize.training.precision import set_precision
@@ -99,6 +100,8 @@ def _callbacks(config, run_dir, samples, validated):
         )
     if validated and config.train.keep_best:
         judged.append(KeepBest(monitor))
+    if config.train.time_budget_minutes:
+        judged.append(TimeBudget(config.train.time_budget_minutes))
     return [
         *judged,
         StopOnNaN(advice),
