@@ -87,7 +87,8 @@ def _moved(before, variables):
     return [bool(np.abs(b - v.numpy()).max() > 0) for b, v in zip(before, variables, strict=True)]
 
 
-@pytest.mark.parametrize("family", ["regression", "classification", "gan"])
+# Classification shares regression's path (apply_network_gradients); the GAN has its own step.
+@pytest.mark.parametrize("family", ["regression", "gan"])
 def test_frozen_encoder_waits_then_learns_slower(family):
     from keras_colorize.training.callbacks import FreezeBackbone
 
@@ -139,7 +140,8 @@ def test_fit_flags_train_a_backbone_run(small_dataset, tmp_path):
     args += ["--preset", "tiny", "--quiet", "--image-size", "64", "--backbone"]
     args += ["efficientnet_lite0", "--freeze-backbone-epochs", "1"]
     args += ["--backbone-lr-multiplier", "0.5", "--epochs", "2"]
-    args += ["--set", "train.steps_per_epoch=2", "--set", f"model.pretrained={HAVE_WEIGHTS}"]
+    args += ["--set", "train.steps_per_epoch=1", "--set", "train.validation_batches=1"]
+    args += ["--set", f"model.pretrained={HAVE_WEIGHTS}"]
     assert fit_main(args) == 0
     saved = keras.saving.load_model(run_dir / "colorizer.keras", compile=False)
     assert saved.get_layer("backbone") is not None
@@ -171,7 +173,7 @@ def test_export_keeps_the_float_tolerances(small_dataset, tmp_path):
     version = str(tmp_path / "1")
     saved_model.export_saved_model(network, config, version, SIZE)
     assert saved_model.parity_error(network, version, SIZE) <= saved_model.PARITY_TOLERANCE
-    variants = ("float32", "float16", "dynamic")
+    variants = ("float32", "dynamic")  # float16 lies between them (test_tflite_export)
     report = tflite.export_tflite(
         network, config, str(tmp_path / "tflite"), size=SIZE, variants=variants
     )
