@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from keras_colorize.cli import UsageError, report, require_tensorflow
+from keras_colorize.cli import missing_tensorflow, report
 
 PROG = "data_prep"
 
@@ -81,10 +81,8 @@ def _summary(manifest, out):
 def main(argv=None):
     """Runs the builder; returns the process exit code (2 for a user mistake)."""
     args = parse_args(argv)
-    try:
-        require_tensorflow(PROG)
-    except UsageError as error:
-        return report(PROG, error)
+    if missing := missing_tensorflow(PROG):
+        return report(PROG, missing)
     # Imported here so that `--help` and argument errors answer without loading TensorFlow.
     from data_prep.build import BuildOptions, DataPrepError, build_dataset
 

@@ -31,8 +31,8 @@ def report(prog, message):
     return USAGE_ERROR
 
 
-def require_tensorflow(prog):
-    """Raises UsageError naming the pip command if TensorFlow or Keras cannot be imported.
+def missing_tensorflow(prog):
+    """None if TensorFlow and Keras import, else the one-line message naming the pip command.
 
     Colorizing with a .tflite model needs neither, so the base package does not
     install them; training, export, evaluation and data preparation do.
@@ -43,4 +43,12 @@ def require_tensorflow(prog):
         except (ImportError, ValueError):  # a blocked or half-installed module
             found = False
         if not found or sys.modules.get(module, ...) is None:
-            raise UsageError(f"{prog} needs TensorFlow and Keras: {TENSORFLOW_INSTALL}")
+            return f"{prog} needs TensorFlow and Keras: {TENSORFLOW_INSTALL}"
+    return None
+
+
+def require_tensorflow(prog):
+    """Raises UsageError with ``missing_tensorflow``'s message if TensorFlow is missing."""
+    message = missing_tensorflow(prog)
+    if message:
+        raise UsageError(message)

@@ -14,7 +14,7 @@ import os
 import sys
 
 from keras_colorize import artifacts as A
-from keras_colorize.cli import UsageError, report, require_tensorflow
+from keras_colorize.cli import UsageError, missing_tensorflow, report
 
 PROG = "export"
 
@@ -63,10 +63,8 @@ def parse_args(argv):
 def main(argv=None):
     """Exports; returns the exit code (2 for a user mistake, 1 if a parity check fails)."""
     args = parse_args(argv)
-    try:
-        require_tensorflow(PROG)
-    except UsageError as error:
-        return report(PROG, error)
+    if missing := missing_tensorflow(PROG):
+        return report(PROG, missing)
     from keras_colorize.config import ConfigError
     from keras_colorize.data.pipeline import DatasetError
     from keras_colorize.serving import saved_model, tflite

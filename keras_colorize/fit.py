@@ -14,7 +14,7 @@ import os
 import sys
 
 from keras_colorize import artifacts as A
-from keras_colorize.cli import UsageError, report, require_tensorflow
+from keras_colorize.cli import UsageError, missing_tensorflow, report
 from keras_colorize.config import BACKBONES, FAMILIES, PRECISIONS, STRATEGIES
 
 PROG = "fit"
@@ -113,10 +113,8 @@ def resolve_config(args):
 def main(argv=None):
     """Trains; returns the exit code (2 for a user mistake, 1 if training diverged)."""
     args = parse_args(argv)
-    try:
-        require_tensorflow(PROG)
-    except UsageError as error:
-        return report(PROG, error)
+    if missing := missing_tensorflow(PROG):
+        return report(PROG, missing)
     import tensorflow as tf
 
     from keras_colorize.config import ConfigError

@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_colorize import artifacts as A
 from keras_colorize import constants as C
-from keras_colorize.cli import TENSORFLOW_INSTALL, UsageError, error_line, require_tensorflow
+from keras_colorize.cli import TENSORFLOW_INSTALL, error_line, missing_tensorflow
 from keras_colorize.color import np_lab
 
 DEFAULT_WORKING_SIZE = 256
@@ -135,12 +135,10 @@ class TFLiteBackend(Backend):
 
 
 def _require_tensorflow(path):
-    try:
-        require_tensorflow("running a .keras file or a SavedModel")
-    except UsageError:
+    if missing_tensorflow(path):
         raise ModelLoadError(
             f"{path} needs TensorFlow and Keras ({TENSORFLOW_INSTALL}); a .tflite model does not"
-        ) from None
+        )
 
 
 def _read_json(path):
