@@ -163,19 +163,22 @@ def test_a_missing_weight_package_is_one_line(small_dataset, tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_export_keeps_the_float_tolerances(small_dataset, tmp_path):
-    # int8 needs a trained network (an untrained decoder's activations are
-    # not what calibration would see); it is measured on the trained candidates.
+def test_export_keeps_every_tolerance(small_dataset, tmp_path):
     from keras_colorize.serving import saved_model, tflite
 
-    config = _config("gan", **{"data": small_dataset})
+    config = _config("regression", **{"data": small_dataset})
     network = build_trainer(config.model, config.train).network
     version = str(tmp_path / "1")
     saved_model.export_saved_model(network, config, version, SIZE)
     assert saved_model.parity_error(network, version, SIZE) <= saved_model.PARITY_TOLERANCE
-    variants = ("float32", "dynamic")  # float16 lies between them (test_tflite_export)
+    variants = ("float32", "dynamic", "int8")  # float16 lies between the first two
     report = tflite.export_tflite(
-        network, config, str(tmp_path / "tflite"), size=SIZE, variants=variants
+        network,
+        config,
+        str(tmp_path / "tflite"),
+        size=SIZE,
+        variants=variants,
+        representative_batches=4,
     )
     assert report["passed"], [(e["variant"], e.get("mean_abs_diff")) for e in report["variants"]]
     assert [e["variant"] for e in report["variants"]] == list(variants)

@@ -42,6 +42,7 @@ import functools
 import importlib.metadata
 import json
 import os
+import re
 import tempfile
 import time
 import warnings
@@ -86,6 +87,8 @@ REPORT_FORMAT_VERSION = 1
 # under them out of quantization.
 _COLOUR_SCOPES = ("colour_in", "colour_out")
 _FLOAT_SCOPES = (*_COLOUR_SCOPES, "gray_rgb")
+# A scope in a tensor name; Keras 3 suffixes a layer's scope when traced ("gray_rgb_1/").
+_FLOAT_OP = re.compile(r"(^|/)(" + "|".join(_FLOAT_SCOPES) + r")(_\d+)?/")
 # tf.unstack's UNPACK, an op with several outputs, stays quantized even with
 # its output names denylisted (measured); only the colour maths use it.
 _FLOAT_ONLY_OPS = ["UNPACK"]
@@ -254,7 +257,7 @@ def _colour_op_names(float_model):
     found = []
     for op in interpreter._get_ops_details():
         for index in op["outputs"]:
-            if any(f"{scope}/" in names[index] for scope in _FLOAT_SCOPES):
+            if _FLOAT_OP.search(names[index]):
                 found.append(names[index])
     return found
 
