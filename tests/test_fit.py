@@ -197,6 +197,13 @@ def test_keep_best_saves_the_best_validation_epoch(small_dataset, tmp_path, caps
     np.testing.assert_allclose(saved(l_norm), trainer.network(l_norm), atol=1e-6)
 
 
+def test_gan_early_stopping_watches_its_l1(small_dataset, tmp_path):
+    settings = ["--epochs", "3", "--set", "train.early_stopping_patience=1"]
+    settings += ["--set", "train.keep_best=true"]
+    assert _fit(small_dataset, tmp_path / "run", "gan", *settings) == 0
+    assert "val_l1" in _losses(tmp_path / "run")[0]
+
+
 def test_early_stopping_and_augmentation_flags(small_dataset, tmp_path):
     objects = tmp_path / "objects"
     objects.mkdir()

@@ -96,7 +96,9 @@ def _callbacks(config, run_dir, samples, validated):
     judged = []
     if validated and config.train.early_stopping_patience:
         judged.append(
-            keras.callbacks.EarlyStopping(monitor, patience=config.train.early_stopping_patience)
+            keras.callbacks.EarlyStopping(
+                monitor, patience=config.train.early_stopping_patience, mode="min"
+            )
         )
     if validated and config.train.keep_best:
         judged.append(KeepBest(monitor))
