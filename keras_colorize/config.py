@@ -65,6 +65,7 @@ class TrainConfig:
     paste_probability: float = 0.5  # ... each pasted with this probability
     early_stopping_patience: int = 0  # stop after N epochs without a better val loss; 0: never
     keep_best: bool = False  # save the best validation epoch's colorizer, not the last
+    write_tflite: bool = True  # also save colorizer.tflite, which colorize runs without TF
     time_budget_minutes: float = 0.0  # stop after the epoch that ends past this; 0: no limit
 
 

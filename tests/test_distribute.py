@@ -188,6 +188,7 @@ def test_fit_cli_mirrored_two_cpu_replicas(small_dataset, tmp_path):
         sys.executable, "-m", "keras_colorize.fit", "--model", "gan", "--preset", "tiny",
         "--data", small_dataset, "--run-dir", run_dir, "--epochs", "2",
         "--strategy", "mirrored", "--cpu-replicas", "2", "--quiet",
+        "--set", "train.write_tflite=false",
     ]  # fmt: skip
     result = subprocess.run(
         command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
@@ -219,6 +220,7 @@ def _run_worker_pair(family, dataset, run_dir, log_dir, timeout=240):
         sys.executable, "-m", "keras_colorize.fit", "--model", family, "--preset", "tiny",
         "--data", dataset, "--run-dir", run_dir, "--strategy", "multiworker",
         "--set", "train.steps_per_epoch=2", "--epochs", str(MULTIWORKER_EPOCHS), "--quiet",
+        "--set", "train.write_tflite=false",
     ]  # fmt: skip
     logs = [(os.path.join(log_dir, f"{i}.out"), os.path.join(log_dir, f"{i}.err")) for i in (0, 1)]
     processes = []
@@ -296,7 +298,6 @@ def test_fit_cli_multiworker_two_local_workers(small_dataset, tmp_path, family):
         "checkpoints",
         "losses.csv",
         "colorizer.keras",
-        "colorizer.tflite",
         ".worker-1",
     }
     assert set(os.listdir(run_dir)) == expected, report

@@ -12,9 +12,12 @@ from PIL import Image
 
 from keras_colorize.data import schema
 from keras_colorize.fit import main
+from keras_colorize.inference.backends import TFLiteBackend
 from keras_colorize.training import callbacks as kc_callbacks
 
+# The .tflite twin costs a conversion per run: only the artefact test writes it.
 TINY = ["--preset", "tiny", "--quiet", "--set", "train.steps_per_epoch=3"]
+TINY += ["--set", "train.write_tflite=false"]
 
 
 @pytest.fixture(autouse=True)
@@ -41,9 +44,13 @@ def _error_line(capsys):
 @pytest.mark.parametrize("family", ["regression", "classification", "gan"])
 def test_fit_writes_every_artefact(small_dataset, tmp_path, family):
     run = tmp_path / "run"
-    assert _fit(small_dataset, run, family, "--epochs", "2", "--precision", "mixed_bfloat16") == 0
+    settings = ["--epochs", "2", "--precision", "mixed_bfloat16", "--set", "train.write_tflite=1"]
+    assert _fit(small_dataset, run, family, *settings) == 0
     names = set(os.listdir(run))
-    assert {"config.json", "checkpoints", "logs", "losses.csv", "colorizer.keras"} <= names
+    expected = {"config.json", "checkpoints", "logs", "losses.csv", "colorizer.keras"}
+    assert expected | {"colorizer.tflite"} <= names
+    twin = TFLiteBackend(str(run / "colorizer.tflite"))
+    assert twin.working_size == 32 and twin.predict_ab(np.zeros((1, 32, 32, 1))).shape[-1] == 2
     assert sorted(os.listdir(run / "checkpoints")) == [
         "epoch-0001.weights.h5",
         "epoch-0002.weights.h5",

@@ -74,13 +74,14 @@ def save_colorizer(trainer, config, path):
     """Saves the inference network as a float32 .keras file, whatever the training policy.
 
     Beside it goes its .tflite twin at the training size (artifacts.TFLITE_FILE),
-    which `colorize` runs without TensorFlow.
+    which `colorize` runs without TensorFlow, unless train.write_tflite is off.
     """
     fresh = build_float32_trainer(config.model, config.train).inference_model()
     fresh.set_weights(trainer.inference_model().get_weights())
     fresh.save(path)
-    tflite_path = os.path.join(os.path.dirname(path), A.TFLITE_FILE)
-    save_colorizer_tflite(fresh, config.train.image_size, tflite_path)
+    if config.train.write_tflite:
+        tflite_path = os.path.join(os.path.dirname(path), A.TFLITE_FILE)
+        save_colorizer_tflite(fresh, config.train.image_size, tflite_path)
     return path
 
 
