@@ -73,12 +73,13 @@ class SavedModelBackend(Backend):
                 f"{path} is not a keras-colorize SavedModel ({type(error).__name__})"
             ) from None
         self._loaded = loaded  # keeps the variables alive
-        self._constant = tf.constant
         metadata = _read_json(os.path.join(path, "assets.extra", A.METADATA_FILE))
         self.working_size = working_size or metadata.get("working_size") or DEFAULT_WORKING_SIZE
 
     def predict_ab(self, l_norm):
-        outputs = self.function(**{A.L_KEY: self._constant(l_norm, dtype="float32")})
+        import tensorflow as tf  # imported by __init__ already: a dictionary look-up
+
+        outputs = self.function(**{A.L_KEY: tf.constant(l_norm, dtype=tf.float32)})
         return outputs[A.AB_KEY].numpy()
 
 

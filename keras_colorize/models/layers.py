@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_colorize import constants as C
+from keras_colorize.color import tf_lab
 
 
 @keras.saving.register_keras_serializable(package="keras_colorize")
@@ -55,14 +56,7 @@ class LightnessToImageNetRGB(keras.layers.Layer):
         fy = ((l_norm + 1.0) * C.L_HALF + 16.0) / 116.0  # f(Y/Yn) of CIE Lab
         breakpoint = C.LAB_EPSILON ** (1.0 / 3.0)
         y = tf.where(fy > breakpoint, fy * fy * fy, (fy - C.LAB_LINEAR_OFFSET) / C.LAB_LINEAR_SLOPE)
-        y = tf.minimum(tf.maximum(y, 0.0), 1.0)  # linear gray level
-        threshold = C.SRGB_LINEAR_THRESHOLD / C.SRGB_LINEAR_SLOPE
-        srgb = tf.where(
-            y > threshold,
-            (1 + C.SRGB_OFFSET) * tf.pow(tf.maximum(y, threshold), 1.0 / C.SRGB_GAMMA)
-            - C.SRGB_OFFSET,
-            y * C.SRGB_LINEAR_SLOPE,
-        )
+        srgb = tf_lab.linear_to_srgb(y)  # the gray level's sRGB value (it clips to [0, 1])
         gray = (srgb * 255.0 - self.mean) / self.scale  # (B, H, W, 1)
         return tf.cast(tf.concat([gray, gray, gray], axis=-1), self.compute_dtype)
 
