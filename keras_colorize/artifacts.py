@@ -36,6 +36,11 @@ COLORIZED_KEY = "colorized"
 IMAGE_BYTES_KEY = "image_bytes"
 PNG_BYTES_KEY = "png_bytes"
 L_KEY = "L"
+# Guided colorizers (model.guided) add two signatures that take the guidance.
+GUIDED_SIGNATURE = "colorize_guided"
+GUIDED_L_TO_AB_SIGNATURE = "guided_l_to_ab"
+HINTS_KEY = "hints"
+REFERENCE_KEY = "reference"
 AB_KEY = "ab_norm"
 
 
@@ -43,6 +48,10 @@ AB_KEY = "ab_norm"
 # under models/, which the image copies whole.
 DEFAULT_MODEL_NAME = "colorizer"
 DEFAULT_MODEL_DIR = os.path.join("models", DEFAULT_MODEL_NAME)
+# The shipped guided model (fit --guided), used when a user gives hints and the
+# default model takes none.
+GUIDED_MODEL_NAME = "guided"
+GUIDED_MODEL_DIR = os.path.join("models", GUIDED_MODEL_NAME)
 
 
 def checkpoints(run_dir):

@@ -2,12 +2,19 @@
 
     python -m keras_colorize.colorize scans/ grandma.jpg "box2/*.tif" --out colorized
 
+    python -m keras_colorize.colorize dress.jpg --hints hints.json --reference sunset.jpg
+
 Each photo keeps its full resolution, aspect ratio, EXIF orientation and exact
 lightness: the model predicts colour at its working size and
 inference.pipeline recombines it with the photo's own L. Inputs are never
 overwritten, existing outputs only with --overwrite, and a file that does not
 read as an image is reported and skipped. Photos are read, colorized and written
 a batch at a time, so a box of 40-megapixel scans needs about one scan's memory.
+
+Guidance (a guided model, ``fit --guided``; the shipped one is models/guided/,
+used by itself when guidance is given without --model): colour points from a
+JSON file or the opaque pixels of a same-size RGBA stroke image, for one photo,
+and a reference photo whose colour distribution steers every photo.
 """
 
 import argparse
@@ -31,6 +38,7 @@ PROG = "colorize"
 # (models/README.md), looked up under the repository root of this package and,
 # for an installed package, under the current directory.
 DEFAULT_MODEL = os.path.join(A.DEFAULT_MODEL_DIR, A.TFLITE_FILE)
+GUIDED_MODEL = os.path.join(A.GUIDED_MODEL_DIR, A.TFLITE_FILE)
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = "colorized"
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
@@ -112,6 +120,25 @@ def parse_args(argv):
         metavar="S",
         help="side of the square the model sees (default: the model's own)",
     )
+    guidance = parser.add_argument_group(
+        "guidance", f"colour hints for a guided model (default: the shipped {GUIDED_MODEL})"
+    )
+    guidance.add_argument(
+        "--hints",
+        metavar="JSON",
+        help='colour points for ONE photo: [{"x": 120, "y": 80, "color": "#3060c0", '
+        '"radius": 5}, ...] in the photo\'s pixels; color "#rrggbb" or [L, a, b]',
+    )
+    guidance.add_argument(
+        "--hint-image",
+        metavar="PNG",
+        help="an RGBA image of the photo's size whose opaque pixels are colour hints (ONE photo)",
+    )
+    guidance.add_argument(
+        "--reference",
+        metavar="PHOTO",
+        help="a colour photo whose colours the result should take on (every photo)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
@@ -189,20 +216,83 @@ def plan_jobs(found, out_dir, extension, compare, overwrite):
     return jobs, refused
 
 
-def find_model(path):
-    """The --model path, or the shipped default; raises UsageError if there is none."""
+def find_model(path, guided=False):
+    """The --model path, or the shipped default (guided: the guided one); UsageError if none."""
     if path is not None:
         if not os.path.exists(path):
             raise UsageError(f"model {path} does not exist")
         return path
+    default = GUIDED_MODEL if guided else DEFAULT_MODEL
     for root in (REPO_ROOT, os.getcwd()):
-        candidate = os.path.join(root, DEFAULT_MODEL)
+        candidate = os.path.join(root, default)
         if os.path.exists(candidate):
             return candidate
-    raise UsageError(
-        f"no shipped model yet ({DEFAULT_MODEL}); "
-        "train one with python -m keras_colorize.fit and pass --model"
-    )
+    fit = "python -m keras_colorize.fit" + (" --guided" if guided else "")
+    raise UsageError(f"no shipped model yet ({default}); train one with {fit} and pass --model")
+
+
+def wants_guidance(args):
+    return bool(args.hints or args.hint_image or args.reference)
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """What steers the colours: a hint map at the working size (one photo) and a reference."""
+
+    hints: np.ndarray | None = None  # float32 (S, S, 3)
+    reference: np.ndarray | None = None  # float32 (REFERENCE_BINS,)
+
+
+def load_guidance(args, jobs, backend):
+    """Reads --hints, --hint-image and --reference for the backend; UsageError if any is bad."""
+    if not wants_guidance(args):
+        return Guidance()
+    from keras_colorize.guidance import hints as H
+
+    if not backend.guided:
+        raise UsageError(
+            f"{args.model} takes no hints: use a guided model ({GUIDED_MODEL}, "
+            "or train one with fit --guided)"
+        )
+    hint_map = reference = None
+    if args.hints or args.hint_image:
+        if len(jobs) != 1:
+            raise UsageError(
+                f"--hints and --hint-image describe one photo, but {len(jobs)} are to be colorized"
+            )
+        try:
+            shape = read_image(jobs[0].source).rgb.shape
+        except ImageReadError as error:
+            raise UsageError(f"{jobs[0].source}: {error}") from None
+        size = backend.working_size
+        hint_map = H.empty_hint_map(size)
+        if args.hint_image:
+            strokes = _read_rgba(args.hint_image)
+            hint_map = H.stroke_hint_map(strokes, shape, size)
+        if args.hints:
+            points = H.read_hints(args.hints, shape)
+            hint_map = H.merge_hint_maps(hint_map, H.hint_map(points, shape, size))
+    if args.reference:
+        try:
+            reference = H.reference_from_photo(read_image(args.reference).rgb)
+        except (ImageReadError, H.HintError) as error:
+            raise UsageError(f"--reference {args.reference}: {error}") from None
+    return Guidance(hint_map, reference)
+
+
+def _read_rgba(path):
+    """A stroke image as uint8 RGBA (H, W, 4); UsageError if it is missing, unreadable or opaque."""
+    if not os.path.exists(path):
+        raise UsageError(f"--hint-image {path} does not exist")
+    try:
+        image = read_image(path)
+    except ImageReadError as error:
+        raise UsageError(f"--hint-image {path}: {error}") from None
+    if image.alpha is None:
+        raise UsageError(
+            f"--hint-image {path} has no transparency: paint strokes on a transparent PNG"
+        )
+    return np.dstack([image.rgb, image.alpha])
 
 
 def open_backend(path, working_size):
@@ -258,8 +348,9 @@ def save_image(rgb, alpha, path, fmt):
 class Run:
     """Reads, colorizes and writes the jobs a batch at a time, reporting as it goes."""
 
-    def __init__(self, backend, fmt, batch_size, tally, progress):
+    def __init__(self, backend, fmt, batch_size, tally, progress, guidance=Guidance()):
         self.backend = backend
+        self.guidance = guidance
         self.fmt = fmt
         self.batch_size = batch_size
         self.tally = tally
@@ -289,7 +380,13 @@ class Run:
     def finish(self, batch):
         from keras_colorize.inference.pipeline import colorize_images
 
-        outputs = colorize_images([image.rgb for _, image in batch], self.backend)
+        count = len(batch)
+        outputs = colorize_images(
+            [image.rgb for _, image in batch],
+            self.backend,
+            hints=[self.guidance.hints] * count,
+            references=[self.guidance.reference] * count,
+        )
         for job, image in batch:
             rgb = outputs.pop(0)  # released as soon as it is written
             try:
@@ -350,7 +447,10 @@ def _prepare(args):
     if not found:
         listed = ", ".join(unmatched)
         raise UsageError(f"no image files found in {listed}")
-    model = find_model(args.model)
+    for flag, path in (("--hints", args.hints), ("--reference", args.reference)):
+        if path and not os.path.exists(path):
+            raise UsageError(f"{flag} {path} does not exist")
+    model = find_model(args.model, guided=wants_guidance(args))
     extension = EXTENSIONS[args.format]
     jobs, refused = plan_jobs(found, args.out, extension, args.compare, args.overwrite)
     return jobs, refused, unmatched, model
@@ -371,6 +471,7 @@ def main(argv=None):
             # nothing to someone colorizing photos.
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
             backend = open_backend(model, args.working_size)
+            guidance = load_guidance(args, jobs, backend)
     except UsageError as error:
         return report(PROG, error)
     for item in unmatched:
@@ -388,7 +489,7 @@ def main(argv=None):
         ) as progress:
             started = time.perf_counter()
             try:
-                Run(backend, args.format, args.batch_size, tally, progress)(jobs)
+                Run(backend, args.format, args.batch_size, tally, progress, guidance)(jobs)
                 tally.seconds = time.perf_counter() - started
             except KeyboardInterrupt:
                 tally.seconds = time.perf_counter() - started

@@ -35,6 +35,7 @@ class ModelConfig:
     temperature: float = C.ANNEALED_MEAN_T  # classification: annealed-mean T
     backbone: str = "scratch"  # one of BACKBONES
     pretrained: bool = True  # a named backbone starts from its ImageNet weights
+    guided: bool = False  # also takes colour hints and a reference distribution
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class TrainConfig:
     keep_best: bool = False  # save the best validation epoch's colorizer, not the last
     write_tflite: bool = True  # also save colorizer.tflite, which colorize runs without TF
     time_budget_minutes: float = 0.0  # stop after the epoch that ends past this; 0: no limit
+    hint_stop_probability: float = 0.125  # guided: p of the geometric number of simulated hints
+    reference_probability: float = 0.5  # guided: how often the target's own colours are given
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,10 @@ def validate(config):
         raise ConfigError(
             "train.rotate_degrees, early_stopping_patience and time_budget_minutes "
             "must not be negative"
+        )
+    if not (0 < train.hint_stop_probability <= 1 and 0 <= train.reference_probability <= 1):
+        raise ConfigError(
+            "train.hint_stop_probability must lie in (0, 1] and reference_probability in [0, 1]"
         )
     if train.backbone_lr_multiplier < 0 or train.freeze_backbone_epochs < 0:
         raise ConfigError(

@@ -79,14 +79,14 @@ def _gan_trainer(network, model_config, train_config, prior_grid):
 FAMILIES = {
     "regression": Family(
         name="regression",
-        build_network=lambda m: build_regression_net(m.width),
+        build_network=lambda m: build_regression_net(m.width, guided=m.guided),
         stride=lambda m: REGRESSION_STRIDE,
         build_trainer=_regression_trainer,
         config_fields=("width",),
     ),
     "classification": Family(
         name="classification",
-        build_network=lambda m: build_classification_net(m.width),
+        build_network=lambda m: build_classification_net(m.width, guided=m.guided),
         stride=lambda m: CLASSIFICATION_STRIDE,
         build_trainer=_classification_trainer,
         config_fields=("width", "temperature"),
@@ -96,7 +96,9 @@ FAMILIES = {
     ),
     "gan": Family(
         name="gan",
-        build_network=lambda m: build_unet_generator(m.width, m.num_downs, m.dropout),
+        build_network=lambda m: build_unet_generator(
+            m.width, m.num_downs, m.dropout, guided=m.guided
+        ),
         stride=lambda m: unet_stride(m.num_downs),
         build_trainer=_gan_trainer,
         config_fields=("width", "num_downs", "dropout", "disc_width", "disc_layers"),
@@ -131,6 +133,7 @@ def build_network(model_config, pretrained=None):
         model_config.width,
         output=family.backbone_output,
         pretrained=model_config.pretrained if pretrained is None else pretrained,
+        guided=model_config.guided,
         name=f"{family.name}_{model_config.backbone}",
     )
 

@@ -57,6 +57,12 @@ def parse_args(argv):
         metavar="N",
         help="the pretrained encoder does not learn in the first N epochs (default 0)",
     )
+    parser.add_argument(
+        "--guided",
+        action="store_true",
+        default=None,
+        help="train with simulated colour hints and reference colours (colorize --hints)",
+    )
     parser.add_argument("--precision", choices=PRECISIONS)
     parser.add_argument("--strategy", choices=STRATEGIES)
     parser.add_argument(
@@ -85,6 +91,7 @@ def _flag_overrides(args):
         "train.image_size": args.image_size,
         "model.width": args.width,
         "model.backbone": args.backbone,
+        "model.guided": args.guided,
         "train.backbone_lr_multiplier": args.backbone_lr_multiplier,
         "train.freeze_backbone_epochs": args.freeze_backbone_epochs,
         "train.precision": args.precision,

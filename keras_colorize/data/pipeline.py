@@ -90,6 +90,7 @@ def make_dataset(
     drop_remainder=True,
     input_context=None,
     augmentation=None,
+    guidance=None,
 ):
     """Batches of (L_norm, ab_norm) from a data_prep folder.
 
@@ -108,10 +109,16 @@ def make_dataset(
             reads a disjoint part of the data.
         augmentation: a data.augment.Augmentation applied after the crop and
             flip when training (rotation, pasted object cut-outs), or None.
+        guidance: a guidance.simulate.HintSimulation for guided networks, or
+            None. Each example then becomes ((L_norm, hints, reference), ab_norm),
+            with hints drawn from a per-example seed (the same every epoch
+            when not training, since the order is then fixed).
 
     Returns:
         tf.data.Dataset of (L_norm float32 (B, S, S, 1) in [-1, 1],
-        ab_norm float32 (B, S, S, 2) in about [-1, 1]), S = image_size.
+        ab_norm float32 (B, S, S, 2) in about [-1, 1]), S = image_size; with
+        guidance the first element is (L_norm, hints (B, S, S, 3), reference
+        (B, REFERENCE_BINS)).
 
     Raises:
         DatasetError: no manifest, or no shards for `split`.
@@ -149,26 +156,25 @@ def make_dataset(
     if repeat:
         records = records.repeat()
 
-    if training:
-        # One stateless seed per example keeps augmentation reproducible under parallel map.
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        pairs = tf.data.Dataset.zip(records, seeds)
+    # One stateless seed per example keeps augmentation and simulated hints
+    # reproducible under parallel map.
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    pairs = tf.data.Dataset.zip(records, seeds)
 
-        def to_pair(serialized, example_seed):
-            image = schema.decode_rgb(schema.parse_example(serialized))
-            seed = tf.cast(example_seed % (2**31 - 1), tf.int32)
+    def to_pair(serialized, example_seed):
+        image = schema.decode_rgb(schema.parse_example(serialized))
+        seed = tf.cast(example_seed % (2**31 - 1), tf.int32)
+        if training:
             rgb = _random_resized_crop(image, image_size, seed)
             if augmentation is not None:
                 rgb = augmentation(rgb, tf.reverse(seed, [0]))  # a seed the crop did not use
-            return rgb_to_l_ab_normalized(rgb)
+        else:
+            rgb = _center_resize(image, image_size)
+        l_norm, ab_norm = rgb_to_l_ab_normalized(rgb)
+        if guidance is None:
+            return l_norm, ab_norm
+        return guidance(l_norm, ab_norm, seed + 1)  # a seed neither of the above used
 
-        dataset = pairs.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-
-        def to_pair(serialized):
-            image = schema.decode_rgb(schema.parse_example(serialized))
-            return rgb_to_l_ab_normalized(_center_resize(image, image_size))
-
-        dataset = records.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = pairs.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -2,7 +2,8 @@
 
 Every backend answers one question, ``predict_ab``: normalised L float32
 (B, S, S, 1) = L/50 - 1 -> normalised ab float32 (B, S, S, 2) = ab/110, at its
-working size S. A .tflite file needs only ai-edge-litert and numpy, so this
+working size S (guided models also take hints and a reference colour
+distribution). A .tflite file needs only ai-edge-litert and numpy, so this
 module imports neither TensorFlow nor Keras until a .keras file or a
 SavedModel is opened.
 """
@@ -16,6 +17,7 @@ from keras_colorize import artifacts as A
 from keras_colorize import constants as C
 from keras_colorize.cli import TENSORFLOW_INSTALL, error_line, missing_tensorflow
 from keras_colorize.color import np_lab
+from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
 
 DEFAULT_WORKING_SIZE = 256
 MIN_WORKING_SIZE = 8
@@ -26,12 +28,33 @@ class ModelLoadError(Exception):
 
 
 class Backend:
-    """predict_ab(l_norm float32 (B, S, S, 1)) -> ab_norm float32 (B, S, S, 2); S = working_size."""
+    """predict_ab(l_norm float32 (B, S, S, 1)) -> ab_norm float32 (B, S, S, 2); S = working_size.
+
+    A guided backend (``guided``) also takes hints (B, S, S, 3) and a
+    reference (B, REFERENCE_BINS) (keras_colorize.guidance.hints); without
+    them it colorizes on its own. An unguided one refuses them.
+    """
 
     working_size = DEFAULT_WORKING_SIZE
     fixed_size = False  # True when the model only runs at its own working size
+    guided = False
 
-    def predict_ab(self, l_norm):
+    def predict_ab(self, l_norm, hints=None, reference=None):
+        l_norm = np.asarray(l_norm, dtype=np.float32)
+        if not self.guided:
+            if hints is not None or reference is not None:
+                raise ValueError("this model takes no hints: train one with `fit --guided`")
+            return self._predict(l_norm)
+        batch, size = l_norm.shape[0], l_norm.shape[1]
+        if hints is None:
+            hints = np.zeros((batch, size, size, HINT_CHANNELS), np.float32)
+        if reference is None:
+            reference = np.zeros((batch, REFERENCE_BINS), np.float32)
+        return self._predict(
+            l_norm, np.asarray(hints, dtype=np.float32), np.asarray(reference, dtype=np.float32)
+        )
+
+    def _predict(self, l_norm, hints=None, reference=None):
         raise NotImplementedError
 
 
@@ -53,9 +76,11 @@ class KerasBackend(Backend):
                 f"{path} does not load as a Keras model ({type(error).__name__})"
             ) from None
         self.working_size = working_size or _sidecar_size(path) or DEFAULT_WORKING_SIZE
+        self.guided = len(self.model.inputs) == 3
 
-    def predict_ab(self, l_norm):
-        return np.asarray(self.model(l_norm, training=False), dtype=np.float32)
+    def _predict(self, l_norm, hints=None, reference=None):
+        inputs = l_norm if hints is None else [l_norm, hints, reference]
+        return np.asarray(self.model(inputs, training=False), dtype=np.float32)
 
 
 class SavedModelBackend(Backend):
@@ -67,7 +92,9 @@ class SavedModelBackend(Backend):
 
         try:
             loaded = tf.saved_model.load(path)
-            self.function = loaded.signatures[A.L_TO_AB_SIGNATURE]
+            self.guided = A.GUIDED_L_TO_AB_SIGNATURE in loaded.signatures
+            name = A.GUIDED_L_TO_AB_SIGNATURE if self.guided else A.L_TO_AB_SIGNATURE
+            self.function = loaded.signatures[name]
         except (OSError, KeyError, ValueError, tf.errors.OpError) as error:
             raise ModelLoadError(
                 f"{path} is not a keras-colorize SavedModel ({type(error).__name__})"
@@ -76,10 +103,13 @@ class SavedModelBackend(Backend):
         metadata = _read_json(os.path.join(path, "assets.extra", A.METADATA_FILE))
         self.working_size = working_size or metadata.get("working_size") or DEFAULT_WORKING_SIZE
 
-    def predict_ab(self, l_norm):
+    def _predict(self, l_norm, hints=None, reference=None):
         import tensorflow as tf  # imported by __init__ already: a dictionary look-up
 
-        outputs = self.function(**{A.L_KEY: tf.constant(l_norm, dtype=tf.float32)})
+        inputs = {A.L_KEY: l_norm}
+        if hints is not None:
+            inputs.update({A.HINTS_KEY: hints, A.REFERENCE_KEY: reference})
+        outputs = self.function(**{key: tf.constant(value) for key, value in inputs.items()})
         return outputs[A.AB_KEY].numpy()
 
 
@@ -107,7 +137,18 @@ class TFLiteBackend(Backend):
             raise ModelLoadError(
                 f"{path} does not load as a TFLite model ({error_line(error)})"
             ) from None
-        self.input = self.interpreter.get_input_details()[0]
+        inputs = {detail["name"]: detail for detail in self.interpreter.get_input_details()}
+        try:  # by signature key: the converter does not keep the inputs' order
+            keys = self.interpreter.get_signature_runner().get_input_details()
+            self.inputs = {key: inputs[detail["name"]] for key, detail in keys.items()}
+        except (ValueError, KeyError):  # a file without signatures: one unnamed input
+            self.inputs = {}
+        if len(inputs) == 1:
+            self.inputs = {"image": next(iter(inputs.values()))}
+        self.guided = {A.L_KEY, A.HINTS_KEY, A.REFERENCE_KEY} <= self.inputs.keys()
+        if len(inputs) != 1 and not self.guided:
+            raise ModelLoadError(f"{path} is not a colorizer: inputs {sorted(self.inputs)}")
+        self.input = self.inputs[A.L_KEY] if self.guided else self.inputs["image"]
         self.output = self.interpreter.get_output_details()[0]
         shape = tuple(self.input["shape"])
         if len(shape) != 4 or shape[1] != shape[2] or shape[-1] not in (1, 3):
@@ -118,20 +159,28 @@ class TFLiteBackend(Backend):
         self.working_size = int(shape[1])
         self.rgb_contract = shape[-1] == 3
 
-    def _invoke(self, value):
+    def _invoke(self, value, guidance=None):
         self.interpreter.set_tensor(self.input["index"], value)
+        for key, tensor in (guidance or {}).items():
+            self.interpreter.set_tensor(self.inputs[key]["index"], tensor)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output["index"])
 
-    def predict_ab(self, l_norm):
+    def _predict(self, l_norm, hints=None, reference=None):
         results = []
-        for one in np.asarray(l_norm, dtype=np.float32):  # (S, S, 1)
+        for index, one in enumerate(l_norm):  # (S, S, 1)
             if self.rgb_contract:
                 gray = np_lab.gray_rgb_uint8((one + 1.0) * C.L_HALF)  # (S, S, 3) uint8
                 rgb = self._invoke(gray[None])[0]
                 results.append(np_lab.rgb_uint8_to_lab(rgb)[..., 1:] / C.AB_SCALE)
-            else:
+            elif hints is None:
                 results.append(self._invoke(one[None])[0])
+            else:
+                guidance = {
+                    A.HINTS_KEY: hints[index : index + 1],
+                    A.REFERENCE_KEY: reference[index : index + 1],
+                }
+                results.append(self._invoke(one[None], guidance)[0])
         return np.stack(results).astype(np.float32)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from keras_colorize import constants as C
 from keras_colorize.color.fullres import lightness, recombine
+from keras_colorize.guidance.hints import REFERENCE_BINS, empty_hint_map
 
 
 def working_lightness(lightness_full, size):
@@ -32,13 +33,23 @@ def working_lightness(lightness_full, size):
     return small.astype(np.float32)[..., None]
 
 
-def colorize_images(images, backend):
+def colorize_images(images, backend, hints=None, references=None):
     """Colorizes a batch of uint8 RGB (H, W, 3) images of any sizes; returns uint8 RGB at each size.
 
     The input's own colour (if any) is ignored: only its lightness is used.
+    A guided backend also takes, per image, a hint map at the working size
+    (``hints``: a list of float32 (S, S, 3), see guidance.hints.hint_map) and
+    a colour distribution (``references``: a list of (REFERENCE_BINS,)); None
+    (for the list or an item) means no guidance of that kind.
     """
     size = backend.working_size
     full = [lightness(rgb) for rgb in images]  # each (H, W, 1), L in [0, 100]
     l_norm = np.stack([working_lightness(one, size) / C.L_HALF - 1.0 for one in full])
-    ab_small = backend.predict_ab(l_norm) * C.AB_SCALE  # (B, S, S, 2) Lab units
+    guidance = {}
+    if hints is not None and any(h is not None for h in hints):
+        guidance["hints"] = np.stack([empty_hint_map(size) if h is None else h for h in hints])
+    if references is not None and any(r is not None for r in references):
+        none = np.zeros(REFERENCE_BINS, np.float32)
+        guidance["reference"] = np.stack([none if r is None else r for r in references])
+    ab_small = backend.predict_ab(l_norm, **guidance) * C.AB_SCALE  # (B, S, S, 2) Lab units
     return [recombine(one, ab) for one, ab in zip(full, ab_small, strict=True)]

@@ -22,7 +22,7 @@ from keras import layers
 
 from keras_colorize.models import blocks
 from keras_colorize.models.backbones import efficientnet_lite
-from keras_colorize.models.layers import BilinearUpsample, LightnessToImageNetRGB
+from keras_colorize.models.layers import BilinearUpsample, HintPool, LightnessToImageNetRGB
 
 BACKBONES = {"efficientnet_lite0": "lite0", "efficientnet_lite2": "lite2"}
 SCRATCH = "scratch"  # the family's own encoder, trained from scratch (the paper's)
@@ -32,19 +32,22 @@ BACKBONE_STRIDE = 32
 BINS_OUTPUT_STRIDE = 4  # classification logits, like the scratch classification net
 # Decoder stages: (encoder tap joined, channels as a multiple of the width).
 _DECODER = (("stride16", 4), ("stride8", 2), ("stride4", 1), ("stride2", 0.5))
+_TAP_STRIDES = {"stride16": 16, "stride8": 8, "stride4": 4, "stride2": 2}
+REFERENCE_CHANNELS = 32  # the reference distribution's embedding joined at the bottleneck
 
 
-def _decoder_stage(x, skip, filters, name):
-    """2x bilinear upsample, concatenate the encoder's skip, two conv-BN-ReLU.
+def _decoder_stage(x, skip, filters, name, hints=None):
+    """2x bilinear upsample, concatenate the encoder's skip (and hints), two conv-BN-ReLU.
 
     The skip (a linear projection in the encoder, of much wider range than
     the decoder's) first goes through its own 1x1 conv-BN-ReLU: int8 TFLite
     gives all inputs of a concatenation one scale, which would otherwise crush
-    the decoder's half.
+    the decoder's half. ``hints``: the hint map pooled to this stage's stride.
     """
     x = BilinearUpsample(2, name=f"{name}_up")(x)
     skip = blocks.conv_bn_relu(skip, filters, 1, name=f"{name}_skip")
-    x = layers.Concatenate(name=f"{name}_concat")([x, skip])
+    joined = [x, skip] if hints is None else [x, skip, hints]
+    x = layers.Concatenate(name=f"{name}_concat")(joined)
     x = blocks.conv_bn_relu(x, filters, 3, name=f"{name}_a")
     return blocks.conv_bn_relu(x, filters, 3, name=f"{name}_b")
 
@@ -55,6 +58,7 @@ def build_backbone_unet(
     output="ab",
     num_bins=None,
     pretrained=True,
+    guided=False,
     name="backbone_unet",
 ):
     """Builds the U-Net as a functional ``keras.Model``.
@@ -68,10 +72,17 @@ def build_backbone_unet(
         num_bins: for "bins", the number of bins (default: the in-gamut bins).
         pretrained: load the ImageNet weights (needs the [pretrained] extra);
             False when a checkpoint will overwrite them anyway.
+        guided: also take colour hints and a reference distribution. The
+            encoder still sees only the gray photo (it is pretrained on
+            photos); the hint map, pooled to each stride (layers.HintPool),
+            joins the bottleneck and every decoder stage, and the reference's
+            embedding joins the bottleneck, so a hint reaches both the
+            coarse stages that spread it and the fine ones that place it.
         name: the model's name.
 
     Returns:
-        A model with one input "L": float (B, H, W, 1), L/50 - 1 in [-1, 1],
+        A model with one input "L": float (B, H, W, 1), L/50 - 1 in [-1, 1]
+        (guided: inputs [L, hints (B, H, W, 3), reference (B, REFERENCE_BINS)]),
         H and W multiples of BACKBONE_STRIDE (32). Output: float32 (B, H, W, 2)
         ab/110, or float32 (B, H/4, W/4, num_bins) logits.
     """
@@ -86,14 +97,23 @@ def build_backbone_unet(
     if pretrained:
         efficientnet_lite.load_pretrained(encoder, variant)
 
-    inputs = blocks.lightness_input()  # (B, H, W, 1)
+    lightness = blocks.lightness_input()  # (B, H, W, 1)
     rgb = LightnessToImageNetRGB(
         efficientnet_lite.INPUT_MEAN, efficientnet_lite.INPUT_SCALE, name="gray_rgb"
-    )(inputs)  # (B, H, W, 3)
+    )(lightness)  # (B, H, W, 3)
     taps = encoder(rgb)
-    x = blocks.conv_bn_relu(taps["head"], 4 * width, 1, name="bottleneck")  # (B, H/32, W/32, 4w)
+    x = taps["head"]  # (B, H/32, W/32, 1280)
+    inputs, pooled = lightness, {}
+    if guided:
+        hints, reference = blocks.guidance_inputs()
+        inputs = [lightness, hints, reference]
+        pooled = {s: HintPool(s, name=f"hints_{s}")(hints) for s in (32, *_TAP_STRIDES.values())}
+        spread = blocks.reference_features(reference, x, REFERENCE_CHANNELS, "reference")
+        x = layers.Concatenate(name="bottleneck_concat")([x, pooled[32], spread])
+    x = blocks.conv_bn_relu(x, 4 * width, 1, name="bottleneck")  # (B, H/32, W/32, 4w)
     for tap, multiple in _DECODER:
-        x = _decoder_stage(x, taps[tap], int(multiple * width), name=f"dec_{tap}")
+        stage_hints = pooled.get(_TAP_STRIDES[tap])
+        x = _decoder_stage(x, taps[tap], int(multiple * width), f"dec_{tap}", stage_hints)
         if output == "bins" and tap == "stride4":
             break
     if output == "bins":
@@ -105,6 +125,8 @@ def build_backbone_unet(
         outputs = layers.Conv2D(num_bins, 1, dtype="float32", name="logits")(x)  # (B, H/4, W/4, Q)
         return keras.Model(inputs, outputs, name=name)
     x = BilinearUpsample(2, name="final_up")(x)  # (B, H, W, w/2)
+    if guided:
+        x = layers.Concatenate(name="final_concat")([x, hints])  # the hints at full resolution
     x = blocks.conv_bn_relu(x, max(width // 2, 8), 3, name="final")
     # float32 so mixed-precision training computes the loss on a float32 prediction.
     outputs = layers.Conv2D(2, 3, padding="same", activation="tanh", dtype="float32", name="ab")(x)

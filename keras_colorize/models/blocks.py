@@ -14,6 +14,8 @@ intermediate tensors (e.g. the regression encoder's output).
 import keras
 from keras import layers
 
+from keras_colorize.models.layers import SpatialBroadcast
+
 # The three papers trained in Torch/Caffe/PyTorch, whose batch norm keeps 90%
 # of the running statistics per step and adds 1e-5 to the variance. Keras's
 # defaults (0.99, 1e-3) make the moving statistics lag by ~100 steps, which
@@ -30,6 +32,43 @@ LEAKY_RELU_SLOPE = 0.2
 def lightness_input():
     """The networks' common input: normalised lightness L/50 - 1, float (B, H, W, 1)."""
     return keras.Input(shape=(None, None, 1), name="L")
+
+
+def guidance_inputs():
+    """A guided network's two further inputs (keras_colorize.guidance.hints has the layout).
+
+    Returns (hints (B, H, W, 3), reference (B, REFERENCE_BINS)) Keras inputs.
+    """
+    from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
+
+    hints = keras.Input(shape=(None, None, HINT_CHANNELS), name="hints")
+    reference = keras.Input(shape=(REFERENCE_BINS,), name="reference")
+    return hints, reference
+
+
+def reference_features(reference, like, channels, name):
+    """A reference distribution (B, R) -> a learned embedding at every pixel of ``like``."""
+    embedded = layers.Dense(channels, activation="relu", name=f"{name}_embed")(reference)
+    return SpatialBroadcast(name=f"{name}_broadcast")([embedded, like])
+
+
+def network_inputs(guided, reference_channels=16):
+    """The inputs of a network trained from scratch, and the tensor its first layer reads.
+
+    Unguided: the L input itself. Guided (Zhang, Zhu et al. 2017): L, the hint
+    map and an embedding of the reference distribution at every pixel,
+    concatenated (B, H, W, 1 + 3 + reference_channels): the network sees the
+    hints from its first layer on.
+
+    Returns (inputs: one Input or a list [L, hints, reference], tensor).
+    """
+    lightness = lightness_input()
+    if not guided:
+        return lightness, lightness
+    hints, reference = guidance_inputs()
+    spread = reference_features(reference, lightness, reference_channels, "reference")
+    x = layers.Concatenate(name="guided_input")([lightness, hints, spread])
+    return [lightness, hints, reference], x
 
 
 def batch_norm(name):

@@ -22,7 +22,7 @@ CLASSIFICATION_STRIDE = 8
 CLASSIFICATION_OUTPUT_STRIDE = 4
 
 
-def build_classification_net(width=64, num_bins=None, name="classification"):
+def build_classification_net(width=64, num_bins=None, guided=False, name="classification"):
     """Builds Zhang et al.'s colorization network as a functional ``keras.Model``.
 
     Args:
@@ -40,8 +40,8 @@ def build_classification_net(width=64, num_bins=None, name="classification"):
     """
     if num_bins is None:
         num_bins = len(in_gamut_bins())
-    inputs = blocks.lightness_input()  # (B, H, W, 1)
-    x = blocks.vgg_block(inputs, width, 2, last_strides=2, name="conv1")  # (B, H/2, W/2, w)
+    inputs, x = blocks.network_inputs(guided)  # x: (B, H, W, 1), or 1 + 3 + 16 channels guided
+    x = blocks.vgg_block(x, width, 2, last_strides=2, name="conv1")  # (B, H/2, W/2, w)
     x = blocks.vgg_block(x, 2 * width, 2, last_strides=2, name="conv2")  # (B, H/4, W/4, 2w)
     x = blocks.vgg_block(x, 4 * width, 3, last_strides=2, name="conv3")  # (B, H/8, W/8, 4w)
     x = blocks.vgg_block(x, 8 * width, 3, name="conv4")  # (B, H/8, W/8, 8w)

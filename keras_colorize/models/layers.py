@@ -65,3 +65,58 @@ class LightnessToImageNetRGB(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean": self.mean, "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="keras_colorize")
+class HintPool(keras.layers.Layer):
+    """A hint map -> the same hints at 1/stride resolution, for a decoder stage of that stride.
+
+    Input (B, H, W, 3): ab/110 where channel 2 (the mask) is 1. Output
+    (B, H/s, W/s, 3): each cell's mean hinted ab (0 where none) and whether
+    it holds any hint (max-pooled mask), so a one-pixel hint still reaches
+    the coarsest stage. float32 whatever the policy: the mean divides by
+    small coverages. stride 1 passes the map through.
+    """
+
+    def __init__(self, stride, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, inputs):
+        hints = tf.cast(inputs, tf.float32)
+        if self.stride == 1:
+            return hints
+        ab, mask = hints[..., :2], hints[..., 2:]
+        size, strides = [1, self.stride, self.stride, 1], [1, self.stride, self.stride, 1]
+        ab_sum = tf.nn.avg_pool2d(ab * mask, size, strides, "VALID")
+        coverage = tf.nn.avg_pool2d(mask, size, strides, "VALID")
+        mean_ab = ab_sum / tf.maximum(coverage, 1e-6)  # 0 / eps = 0 where no hint
+        any_hint = tf.nn.max_pool2d(mask, size, strides, "VALID")
+        return tf.concat([mean_ab, any_hint], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        scale = lambda n: None if n is None else n // self.stride  # noqa: E731
+        return (batch, scale(height), scale(width), channels)
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package="keras_colorize")
+class SpatialBroadcast(keras.layers.Layer):
+    """[vector (B, C), feature map (B, H, W, any)] -> the vector at every pixel (B, H, W, C).
+
+    How a global input (a reference photo's colour distribution) joins a
+    fully convolutional network of any input size.
+    """
+
+    def call(self, inputs):
+        vector, like = inputs
+        zeros = tf.zeros_like(like[..., :1], dtype=self.compute_dtype)  # (B, H, W, 1)
+        return zeros + tf.cast(vector, self.compute_dtype)[:, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        vector_shape, like_shape = input_shape
+        return (*like_shape[:3], vector_shape[-1])

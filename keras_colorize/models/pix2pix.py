@@ -36,7 +36,9 @@ def _channels(width, level):
     return width * min(2**level, MAX_WIDTH_MULTIPLIER)
 
 
-def build_unet_generator(width=64, num_downs=DEFAULT_NUM_DOWNS, dropout=0.5, name="generator"):
+def build_unet_generator(
+    width=64, num_downs=DEFAULT_NUM_DOWNS, dropout=0.5, guided=False, name="generator"
+):
     """Builds the pix2pix U-Net generator as a functional ``keras.Model``.
 
     Encoder C64-C128-C256-C512-C512-C512-C512 (for width 64, num_downs 7) of
@@ -49,6 +51,8 @@ def build_unet_generator(width=64, num_downs=DEFAULT_NUM_DOWNS, dropout=0.5, nam
         width: channels of the first encoder block (ngf, 64 in the paper).
         num_downs: number of stride-2 encoder blocks; 7 suits 128x128 inputs.
         dropout: rate of the first three decoder blocks' dropout (0 disables).
+        guided: also take colour hints and a reference distribution
+            (blocks.network_inputs), read by the first conv.
         name: the model's name.
 
     Returns:
@@ -58,9 +62,7 @@ def build_unet_generator(width=64, num_downs=DEFAULT_NUM_DOWNS, dropout=0.5, nam
     """
     if num_downs < 2:
         raise ValueError(f"num_downs must be at least 2, got {num_downs}")
-    inputs = blocks.lightness_input()  # (B, H, W, 1)
-
-    x = inputs
+    inputs, x = blocks.network_inputs(guided)  # x: (B, H, W, 1), or 1 + 3 + 16 channels guided
     skips = []
     for level in range(num_downs):
         # No BatchNorm on the first block (pix2pix) nor on the bottleneck (see module doc).

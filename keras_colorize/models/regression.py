@@ -19,13 +19,15 @@ REGRESSION_STRIDE = 8
 _DECODER_STAGES = 3
 
 
-def build_regression_net(width=64, name="regression"):
+def build_regression_net(width=64, guided=False, name="regression"):
     """Builds the regression network as a functional ``keras.Model``.
 
     Args:
         width: base channel count; the paper's ResNet-18 uses 64, so the
             encoder ends with ``2 * width`` = 128 channels. Must be a multiple
             of 4 (the decoder halves it twice).
+        guided: also take colour hints and a reference distribution
+            (blocks.network_inputs), read by the first conv.
         name: the model's name.
 
     Returns:
@@ -36,10 +38,10 @@ def build_regression_net(width=64, name="regression"):
     """
     if width % 4:
         raise ValueError(f"width must be a multiple of 4, got {width}")
-    inputs = blocks.lightness_input()  # (B, H, W, 1)
+    inputs, x = blocks.network_inputs(guided)  # x: (B, H, W, 1), or 1 + 3 + 16 channels guided
 
     # --- ResNet-18 children 1-6 --------------------------------------------
-    x = blocks.conv_bn_relu(inputs, width, 7, strides=2, name="conv1")  # (B, H/2, W/2, w)
+    x = blocks.conv_bn_relu(x, width, 7, strides=2, name="conv1")  # (B, H/2, W/2, w)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="maxpool")(x)  # (B, H/4, W/4, w)
     x = blocks.basic_block(x, width, name="layer1_0")  # (B, H/4, W/4, w)
     x = blocks.basic_block(x, width, name="layer1_1")  # (B, H/4, W/4, w)

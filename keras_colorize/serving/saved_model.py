@@ -43,6 +43,8 @@ from keras_colorize.cli import UsageError
 from keras_colorize.color import tf_lab
 from keras_colorize.color.ab_bins import AnnealedMeanDecode
 from keras_colorize.families import family_of, network_stride
+from keras_colorize.guidance.graph import call_colorizer, is_guided
+from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
 
 FORMAT_VERSION = 1  # of assets.extra/keras_colorize.json
 # Largest |delta ab_norm| accepted between the SavedModel and the Keras colorizer:
@@ -152,17 +154,20 @@ def resize_lightness(lightness, size):
     )
 
 
-def colorize_in_graph(colorizer, images, working_size):
+def colorize_in_graph(colorizer, images, working_size, hints=None, reference=None):
     """The serving pipeline in TF ops: uint8 (B, H, W, C) -> uint8 RGB (B, H, W, 3).
 
     C = 1, 2, 3 or 4 (gray, gray + alpha, RGB, RGBA). The network sees the
     photo's lightness resized to working_size x working_size; its ab is
-    resized back bilinearly and joined with the full-resolution L.
+    resized back bilinearly and joined with the full-resolution L. A guided
+    colorizer also gets ``hints`` (B, S, S, 3) at the working size and
+    ``reference`` (B, REFERENCE_BINS), see keras_colorize.guidance.hints.
     """
     rgb = _to_rgb(images)  # (B, H, W, 3) uint8
     lightness = tf_lab.lightness_of_uint8(rgb)  # (B, H, W, 1), L in [0, 100]
     small = resize_lightness(lightness, working_size)  # (B, S, S, 1)
-    ab_small = tf_lab.denormalize_ab(colorizer(tf_lab.normalize_l(small), training=False))
+    l_norm = tf_lab.normalize_l(small)
+    ab_small = tf_lab.denormalize_ab(call_colorizer(colorizer, l_norm, hints, reference))
     ab = tf.image.resize(ab_small, tf.shape(rgb)[1:3], method="bilinear")  # (B, H, W, 2)
     return tf_lab.lab_to_rgb_uint8_by_table(tf.concat([lightness, ab], axis=-1))  # (B, H, W, 3)
 
@@ -184,9 +189,9 @@ def _endpoints(colorizer, working_size):
         return {A.PNG_BYTES_KEY: png}
 
     def l_to_ab(L):  # noqa: N803 - the argument name is the signature's input key
-        return {A.AB_KEY: colorizer(L, training=False)}
+        return {A.AB_KEY: call_colorizer(colorizer, L)}
 
-    return {
+    endpoints = {
         A.SERVING_SIGNATURE: (
             serving_default,
             [tf.TensorSpec([None, None, None, None], tf.uint8, name=A.IMAGES_KEY)],
@@ -199,6 +204,29 @@ def _endpoints(colorizer, working_size):
             l_to_ab,
             [tf.TensorSpec([None, None, None, 1], tf.float32, name=A.L_KEY)],
         ),
+    }
+    if is_guided(colorizer):
+        endpoints.update(_guided_endpoints(colorizer, working_size))
+    return endpoints
+
+
+def _guided_endpoints(colorizer, working_size):
+    """A guided colorizer's two further signatures: photos or L, with hints and a reference."""
+    size = working_size
+    hints_spec = tf.TensorSpec([None, size, size, HINT_CHANNELS], tf.float32, name=A.HINTS_KEY)
+    reference_spec = tf.TensorSpec([None, REFERENCE_BINS], tf.float32, name=A.REFERENCE_KEY)
+
+    def colorize_guided(images, hints, reference):
+        return {A.COLORIZED_KEY: colorize_in_graph(colorizer, images, size, hints, reference)}
+
+    def guided_l_to_ab(L, hints, reference):  # noqa: N803 - the signature's input key
+        return {A.AB_KEY: call_colorizer(colorizer, L, hints, reference)}
+
+    images_spec = tf.TensorSpec([None, None, None, None], tf.uint8, name=A.IMAGES_KEY)
+    l_spec = tf.TensorSpec([None, size, size, 1], tf.float32, name=A.L_KEY)
+    return {
+        A.GUIDED_SIGNATURE: (colorize_guided, [images_spec, hints_spec, reference_spec]),
+        A.GUIDED_L_TO_AB_SIGNATURE: (guided_l_to_ab, [l_spec, hints_spec, reference_spec]),
     }
 
 
@@ -228,6 +256,7 @@ def export_saved_model(colorizer, config, version_dir, working_size, temperature
         "family": config.model.family,
         "temperature": used_temperature,
         "stride": network_stride(config.model),
+        "guided": is_guided(colorizer),
         "format_version": FORMAT_VERSION,
     }
     parent = os.path.dirname(os.path.abspath(version_dir))
@@ -260,5 +289,5 @@ def parity_error(colorizer, version_dir, working_size):
     l_norm = rng.uniform(-1.0, 1.0, (1, working_size, working_size, 1)).astype(np.float32)
     loaded = tf.saved_model.load(version_dir)
     exported = loaded.signatures[A.L_TO_AB_SIGNATURE](**{A.L_KEY: tf.constant(l_norm)})[A.AB_KEY]
-    expected = colorizer(l_norm, training=False)
+    expected = call_colorizer(colorizer, tf.constant(l_norm))
     return float(np.max(np.abs(exported.numpy() - np.asarray(expected))))

@@ -54,6 +54,8 @@ import tensorflow as tf
 from keras_colorize import artifacts as A
 from keras_colorize.color import tf_lab
 from keras_colorize.families import network_stride
+from keras_colorize.guidance.graph import call_colorizer, is_guided
+from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
 
 VARIANTS = A.TFLITE_VARIANTS
 RGB_CONTRACT = "rgb_uint8"
@@ -159,7 +161,7 @@ def colorize_fixed(colorizer, rgb):
     with tf.name_scope(_COLOUR_SCOPES[0]):
         lightness = tf_lab.rgb_uint8_to_lab(rgb)[..., :1]  # (B, S, S, 1), L in [0, 100]
         l_norm = tf_lab.normalize_l(lightness)  # (B, S, S, 1) in [-1, 1]
-    ab_norm = colorizer(l_norm, training=False)  # (B, S, S, 2)
+    ab_norm = call_colorizer(colorizer, l_norm)  # (B, S, S, 2)
     with tf.name_scope(_COLOUR_SCOPES[1]):
         lab = tf.concat([lightness, tf_lab.denormalize_ab(ab_norm)], axis=-1)  # (B, S, S, 3)
         return tf_lab.lab_to_rgb_uint8(lab)
@@ -216,16 +218,25 @@ def _write_saved_model(colorizer, size, contract, path):
         def serve(rgb):
             return {"colorized": colorize_fixed(colorizer, rgb)}
 
-        spec = tf.TensorSpec((1, size, size, 3), tf.uint8, name="rgb")
+        specs = [tf.TensorSpec((1, size, size, 3), tf.uint8, name="rgb")]
     else:
 
         def serve(L):  # noqa: N803 - the argument name is the signature's input key
             return {"ab_norm": colorizer(L, training=False)}
 
-        spec = tf.TensorSpec((1, size, size, 1), tf.float32, name="L")
+        specs = [tf.TensorSpec((1, size, size, 1), tf.float32, name="L")]
+        if is_guided(colorizer):
+
+            def serve(L, hints, reference):  # noqa: N803
+                return {"ab_norm": colorizer([L, hints, reference], training=False)}
+
+            specs += [
+                tf.TensorSpec((1, size, size, HINT_CHANNELS), tf.float32, name=A.HINTS_KEY),
+                tf.TensorSpec((1, REFERENCE_BINS), tf.float32, name=A.REFERENCE_KEY),
+            ]
     archive = keras.export.ExportArchive()
     archive.track(colorizer)
-    archive.add_endpoint("serving_default", serve, input_signature=[spec])
+    archive.add_endpoint("serving_default", serve, input_signature=specs)
     archive.write_out(path, verbose=False)
     return path
 
@@ -305,14 +316,30 @@ def convert(saved_model, variant, contract, representative=None):
     return debugger.get_nondebug_quantized_model()
 
 
+def input_detail(interpreter, key):
+    """The input of a .tflite model whose signature key is ``key`` ("L", "hints", ...)."""
+    runner = interpreter.get_signature_runner()
+    name = runner.get_input_details()[key]["name"]
+    return next(d for d in interpreter.get_input_details() if d["name"] == name)
+
+
+def _zero_other_inputs(interpreter, first):
+    """A guided model's hints and reference: zeros (it then colorizes on its own)."""
+    for detail in interpreter.get_input_details():
+        if detail["index"] != first["index"]:
+            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+
+
 def _run(interpreter, contract, photo):
     """One uint8 sRGB (S, S, 3) photo through a .tflite model -> uint8 sRGB (S, S, 3)."""
-    inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     if contract == RGB_CONTRACT:
+        inp = interpreter.get_input_details()[0]
         interpreter.set_tensor(inp["index"], photo[None])
         interpreter.invoke()
         return interpreter.get_tensor(out["index"])[0]
+    inp = input_detail(interpreter, A.L_KEY)
+    _zero_other_inputs(interpreter, inp)
     interpreter.set_tensor(inp["index"], _l_norm(photo[None]).numpy())
     interpreter.invoke()
     return _recombine(photo[None], interpreter.get_tensor(out["index"])).numpy()[0]
@@ -337,8 +364,8 @@ def _parity(model, contract, photos, references):
 def _latency_ms(model, threads):
     """Median ms of one invoke after warm-up, with ``threads`` CPU threads."""
     interpreter = _interpreter(model, num_threads=threads)
-    detail = interpreter.get_input_details()[0]
-    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
     times = []
     for run in range(LATENCY_WARMUP + LATENCY_RUNS):
         start = time.perf_counter()
@@ -368,7 +395,7 @@ def _describe(model, contract):
             dtype = dtypes[op["outputs"][0]]
             ops[dtype] = ops.get(dtype, 0) + 1
     return {
-        "input": _tensor_info(interpreter.get_input_details()[0], contract, 0),
+        "input": _tensor_info(input_detail(interpreter, _IO[contract][0]["key"]), contract, 0),
         "output": _tensor_info(interpreter.get_output_details()[0], contract, 1),
         "ops_by_output_dtype": dict(sorted(ops.items())),
     }

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from keras_colorize import constants as C
 from keras_colorize.color.tf_lab import l_ab_normalized_to_rgb
+from keras_colorize.training.trainers import lightness_of
 
 
 def sample_grid(l_norm, ab_pred, ab_true):
@@ -44,11 +45,12 @@ class SampleColorizations(keras.callbacks.Callback):
 
     def __init__(self, samples, log_dir):
         super().__init__()
-        self.l_norm, self.ab_true = samples
+        self.inputs, self.ab_true = samples  # inputs: L_norm, or [L_norm, hints, reference]
+        self.l_norm = lightness_of(self.inputs)
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "samples"))
 
     def on_epoch_end(self, epoch, logs=None):
-        ab_pred = self.model.colorize(self.l_norm)
+        ab_pred = self.model.colorize(self.inputs)
         if logs is not None:
             logs["val_chroma"] = mean_chroma(ab_pred)
             logs["val_true_chroma"] = mean_chroma(self.ab_true)

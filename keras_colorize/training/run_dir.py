@@ -86,8 +86,8 @@ def save_colorizer(trainer, config, path):
 
 
 def _check_colorizer(model, source):
-    """A colorizer maps (B, H, W, 1) to (B, H, W, 2); anything else is not one."""
-    shapes_ok = isinstance(model, keras.Model) and len(model.inputs) == 1
+    """A colorizer maps (B, H, W, 1) to (B, H, W, 2), guided ones with two more inputs."""
+    shapes_ok = isinstance(model, keras.Model) and len(model.inputs) in (1, 3)
     if shapes_ok:
         in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
         shapes_ok = len(in_shape) == 4 and in_shape[-1] == 1 and out_shape[-1:] == (2,)

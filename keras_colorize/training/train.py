@@ -19,6 +19,7 @@ from keras_colorize.data import schema
 from keras_colorize.data.augment import Augmentation, ObjectsError, load_objects
 from keras_colorize.data.pipeline import make_dataset, read_manifest
 from keras_colorize.families import build_trainer, family_of, network_stride
+from keras_colorize.guidance.simulate import HintSimulation
 from keras_colorize.models.backbone_unet import BACKBONES, SCRATCH
 from keras_colorize.models.backbones import PretrainedWeightsMissing, pretrained_weights_path
 from keras_colorize.training.callbacks import (
@@ -134,6 +135,13 @@ def make_augmentation(train_config):
     )
 
 
+def make_guidance(config):
+    """The hint simulation a guided network trains and validates with; None when unguided."""
+    if not config.model.guided:
+        return None
+    return HintSimulation(config.train.hint_stop_probability, config.train.reference_probability)
+
+
 def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
     """Builds, trains and saves; returns the History-like dict of losses."""
     if cpu_replicas > 1:
@@ -156,6 +164,7 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
     size = config.train.image_size
     steps = steps_per_epoch(config, manifest)
     augmentation = make_augmentation(config.train)
+    guidance = make_guidance(config)
 
     def dataset_fn(context=None, repeat=True):
         batch = (
@@ -172,6 +181,7 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
             repeat=repeat,
             input_context=context,
             augmentation=augmentation,
+            guidance=guidance,
         )
 
     with strategy.scope():
@@ -205,7 +215,13 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
     if val_batch:
         whole = replicas > 1
         validation = make_dataset(
-            config.data, "val", val_batch, image_size=size, drop_remainder=whole, repeat=whole
+            config.data,
+            "val",
+            val_batch,
+            image_size=size,
+            drop_remainder=whole,
+            repeat=whole,
+            guidance=guidance,
         )
         validation_steps = val_count // val_batch if whole else math.ceil(val_count / val_batch)
         if config.train.validation_batches:
@@ -214,7 +230,11 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
         samples = next(
             iter(
                 make_dataset(
-                    config.data, "val", min(config.train.sample_images, val_count), image_size=size
+                    config.data,
+                    "val",
+                    min(config.train.sample_images, val_count),
+                    image_size=size,
+                    guidance=guidance,
                 )
             )
         )

@@ -3,7 +3,9 @@
 Architecture lives in keras_colorize.models; the losses and optimisation live
 here. Every trainer offers the same inference contract through
 ``inference_model()``: normalised L (B, H, W, 1) -> normalised ab (B, H, W, 2)
-at full resolution, float32. That model, and only it, is what gets saved as
+at full resolution, float32 (a guided network takes [L, hints, reference]:
+see keras_colorize.guidance.hints; the datasets then yield those inputs as
+the first element of each pair). That model, and only it, is what gets saved as
 ``colorizer.keras`` and exported.
 
 Losses under tf.distribute: each replica computes the mean over its own part
@@ -48,6 +50,20 @@ def loss_scaled(optimizer):
     return optimizer
 
 
+def lightness_of(inputs):
+    """The L_norm of a network's inputs: the tensor itself, or the first of a guided network's."""
+    return inputs[0] if isinstance(inputs, list | tuple) else inputs
+
+
+def example_inputs(network, size):
+    """Zero inputs of batch 1 for every input of ``network``, images size x size."""
+    values = [
+        tf.zeros([1, *(size if dim is None else dim for dim in tensor.shape[1:])])
+        for tensor in network.inputs
+    ]
+    return values if len(values) > 1 else values[0]
+
+
 def find_backbone(network):
     """The network's pretrained encoder sub-model, or None for a scratch network."""
     found = [layer for layer in network.layers if layer.name == BACKBONE_NAME]
@@ -71,9 +87,9 @@ class ColorizationTrainer(keras.Model):
         """L_norm (B, H, W, 1) -> ab_norm (B, H, W, 2) float32; shares the trained weights."""
         return self.network
 
-    def colorize(self, l_norm):
-        """Predicted ab_norm for a batch of L_norm, inference mode."""
-        return self.inference_model()(l_norm, training=False)
+    def colorize(self, inputs):
+        """Predicted ab_norm for a batch of the network's inputs, inference mode."""
+        return self.inference_model()(inputs, training=False)
 
     def compile_for(self, train_config):
         """Compiles with the optimizer(s) the training config asks for; returns self."""
@@ -123,7 +139,7 @@ class ColorizationTrainer(keras.Model):
         Needed before loading a checkpoint or restoring a backup, which fill
         existing variables; ``size`` is the side of the square training input.
         """
-        self(tf.zeros((1, size, size, 1)))
+        self(example_inputs(self.network, size))
         self._build_optimizers()
 
 
@@ -141,14 +157,14 @@ class RegressionTrainer(ColorizationTrainer):
     def compile(self, optimizer, **kwargs):
         super().compile(optimizer=loss_scaled(optimizer), **kwargs)
 
-    def _loss(self, l_norm, ab_norm, training):
-        prediction = tf.cast(self.network(l_norm, training=training), tf.float32)  # (B, H, W, 2)
+    def _loss(self, inputs, ab_norm, training):
+        prediction = tf.cast(self.network(inputs, training=training), tf.float32)  # (B, H, W, 2)
         return tf.reduce_mean(tf.square(prediction - ab_norm))
 
     def train_step(self, data):
-        l_norm, ab_norm = data
+        inputs, ab_norm = data
         with tf.GradientTape() as tape:
-            loss = self._loss(l_norm, ab_norm, training=True)
+            loss = self._loss(inputs, ab_norm, training=True)
             scaled = self.optimizer.scale_loss(_replica_share(loss))
         variables = self.network.trainable_variables
         self.apply_network_gradients(self.optimizer, tape.gradient(scaled, variables), variables)
@@ -190,14 +206,14 @@ class ClassificationTrainer(ColorizationTrainer):
     def compile(self, optimizer, **kwargs):
         super().compile(optimizer=loss_scaled(optimizer), **kwargs)
 
-    def _per_example_loss(self, l_norm, ab_norm, training):
+    def _per_example_loss(self, inputs, ab_norm, training):
         ab = tf.cast(ab_norm, tf.float32) * C.AB_SCALE  # (B, H, W, 2) Lab units
         stride = CLASSIFICATION_OUTPUT_STRIDE
         ab_small = tf.nn.avg_pool2d(ab, stride, stride, "VALID")  # (B, H/4, W/4, 2)
         targets = ab_bins.soft_encode(ab_small, self.bins)  # (B, H/4, W/4, Q)
         weights = ab_bins.pixel_weights(targets, self.class_weights)  # (B, H/4, W/4)
         mask = ab_bins.colourful_mask(ab)  # (B,)
-        logits = self.network(l_norm, training=training)  # (B, H/4, W/4, Q)
+        logits = self.network(inputs, training=training)  # (B, H/4, W/4, Q)
         per_example = ab_bins.class_rebalanced_cross_entropy(targets, logits, weights, mask)
         return per_example, mask
 
@@ -207,9 +223,9 @@ class ClassificationTrainer(ColorizationTrainer):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        l_norm, ab_norm = data
+        inputs, ab_norm = data
         with tf.GradientTape() as tape:
-            per_example, mask = self._per_example_loss(l_norm, ab_norm, training=True)
+            per_example, mask = self._per_example_loss(inputs, ab_norm, training=True)
             loss = _replica_share(tf.reduce_mean(per_example))
             scaled = self.optimizer.scale_loss(loss)
         variables = self.network.trainable_variables
@@ -222,14 +238,15 @@ class ClassificationTrainer(ColorizationTrainer):
 
     def _build_colorizer(self):
         """The network, annealed-mean decoding and a bilinear upsample back to full resolution."""
-        l_input = keras.Input((None, None, 1), name="L")
-        logits = self.network(l_input)  # (B, H/4, W/4, Q)
+        inputs = [keras.Input(t.shape[1:], name=t.name.split(":")[0]) for t in self.network.inputs]
+        inputs = inputs if len(inputs) > 1 else inputs[0]
+        logits = self.network(inputs)  # (B, H/4, W/4, Q)
         ab = ab_bins.AnnealedMeanDecode(self.temperature, name="annealed_mean")(logits)
         ab_norm = keras.layers.Rescaling(1.0 / C.AB_SCALE, dtype="float32", name="ab_norm")(ab)
         full = BilinearUpsample(CLASSIFICATION_OUTPUT_STRIDE, dtype="float32", name="upsample")(
             ab_norm
         )  # (B, H, W, 2)
-        return keras.Model(l_input, full, name="classification_colorizer")
+        return keras.Model(inputs, full, name="classification_colorizer")
 
     def inference_model(self):
         return self.colorizer
@@ -268,7 +285,7 @@ class GANTrainer(ColorizationTrainer):
         return self
 
     def build_variables(self, size):
-        self(tf.zeros((1, size, size, 1)))
+        self(example_inputs(self.network, size))
         self.discriminator([tf.zeros((1, size, size, 1)), tf.zeros((1, size, size, 2))])
         self._build_optimizers()
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -291,9 +308,10 @@ class GANTrainer(ColorizationTrainer):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, data):
-        l_norm, ab_norm = data
+        inputs, ab_norm = data
+        l_norm = lightness_of(inputs)  # D judges colours against the gray photo alone
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake = self.network(l_norm, training=True)  # (B, H, W, 2)
+            fake = self.network(inputs, training=True)  # (B, H, W, 2)
             d_real = tf.cast(self.discriminator([l_norm, ab_norm], training=True), tf.float32)
             d_fake = tf.cast(self.discriminator([l_norm, fake], training=True), tf.float32)
             d_loss = 0.5 * (
@@ -311,8 +329,8 @@ class GANTrainer(ColorizationTrainer):
         return self._record({"g_loss": g_loss, "g_adv": g_adv, "l1": g_l1, "d_loss": d_loss})
 
     def test_step(self, data):
-        l_norm, ab_norm = data
-        fake = tf.cast(self.network(l_norm, training=False), tf.float32)
+        inputs, ab_norm = data
+        fake = tf.cast(self.network(inputs, training=False), tf.float32)
         self.trackers["l1"].update_state(tf.reduce_mean(tf.abs(fake - ab_norm)))
         return {"l1": self.trackers["l1"].result()}
 

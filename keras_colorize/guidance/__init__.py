@@ -1,0 +1,1 @@
+"""User-guided colorization: colour hints, reference photos and their baselines."""
