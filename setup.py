@@ -8,6 +8,7 @@ TRAINING = [
     "keras>=3.15,<4",
     "matplotlib>=3.8",
     "tensorboard>=2.16",  # fit's logs; TensorFlow 2.21 no longer pulls it in
+    "scipy>=1.11",  # evaluate's Levin et al. baseline for colour hints (sparse solve)
 ]
 
 setup(
@@ -20,6 +21,8 @@ setup(
     packages=find_packages(
         include=["keras_colorize", "keras_colorize.*", "data_prep", "data_prep.*"]
     ),
+    # The studio's page, served from the package.
+    package_data={"keras_colorize.studio": ["page.html", "page.js", "page.css"]},
     # Colorizing with a .tflite model needs only these: no TensorFlow, no Keras.
     install_requires=[
         "numpy>=1.26",
@@ -54,6 +57,7 @@ setup(
             "keras-colorize-export=keras_colorize.export:main",
             "colorize=keras_colorize.colorize:main",
             "keras-colorize-evaluate=keras_colorize.evaluate:main",
+            "keras-colorize-studio=keras_colorize.studio.server:main",
         ],
     },
 )

@@ -48,10 +48,6 @@ AB_KEY = "ab_norm"
 # under models/, which the image copies whole.
 DEFAULT_MODEL_NAME = "colorizer"
 DEFAULT_MODEL_DIR = os.path.join("models", DEFAULT_MODEL_NAME)
-# The shipped guided model (fit --guided), used when a user gives hints and the
-# default model takes none.
-GUIDED_MODEL_NAME = "guided"
-GUIDED_MODEL_DIR = os.path.join("models", GUIDED_MODEL_NAME)
 
 
 def checkpoints(run_dir):

@@ -11,10 +11,10 @@ overwritten, existing outputs only with --overwrite, and a file that does not
 read as an image is reported and skipped. Photos are read, colorized and written
 a batch at a time, so a box of 40-megapixel scans needs about one scan's memory.
 
-Guidance (a guided model, ``fit --guided``; the shipped one is models/guided/,
-used by itself when guidance is given without --model): colour points from a
-JSON file or the opaque pixels of a same-size RGBA stroke image, for one photo,
-and a reference photo whose colour distribution steers every photo.
+Guidance, for a guided model (``fit --guided``; the shipped one is): colour
+points from a JSON file or the opaque pixels of a same-size RGBA stroke image,
+for one photo, and a reference photo whose colour distribution steers every
+photo. Without guidance a guided model colorizes on its own.
 """
 
 import argparse
@@ -38,7 +38,6 @@ PROG = "colorize"
 # (models/README.md), looked up under the repository root of this package and,
 # for an installed package, under the current directory.
 DEFAULT_MODEL = os.path.join(A.DEFAULT_MODEL_DIR, A.TFLITE_FILE)
-GUIDED_MODEL = os.path.join(A.GUIDED_MODEL_DIR, A.TFLITE_FILE)
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = "colorized"
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
@@ -121,7 +120,7 @@ def parse_args(argv):
         help="side of the square the model sees (default: the model's own)",
     )
     guidance = parser.add_argument_group(
-        "guidance", f"colour hints for a guided model (default: the shipped {GUIDED_MODEL})"
+        "guidance", "colour hints for a guided model (fit --guided), such as the shipped one"
     )
     guidance.add_argument(
         "--hints",
@@ -216,19 +215,20 @@ def plan_jobs(found, out_dir, extension, compare, overwrite):
     return jobs, refused
 
 
-def find_model(path, guided=False):
-    """The --model path, or the shipped default (guided: the guided one); UsageError if none."""
+def find_model(path):
+    """The --model path, or the shipped default; raises UsageError if there is none."""
     if path is not None:
         if not os.path.exists(path):
             raise UsageError(f"model {path} does not exist")
         return path
-    default = GUIDED_MODEL if guided else DEFAULT_MODEL
     for root in (REPO_ROOT, os.getcwd()):
-        candidate = os.path.join(root, default)
+        candidate = os.path.join(root, DEFAULT_MODEL)
         if os.path.exists(candidate):
             return candidate
-    fit = "python -m keras_colorize.fit" + (" --guided" if guided else "")
-    raise UsageError(f"no shipped model yet ({default}); train one with {fit} and pass --model")
+    raise UsageError(
+        f"no shipped model yet ({DEFAULT_MODEL}); "
+        "train one with python -m keras_colorize.fit and pass --model"
+    )
 
 
 def wants_guidance(args):
@@ -251,8 +251,8 @@ def load_guidance(args, jobs, backend):
 
     if not backend.guided:
         raise UsageError(
-            f"{args.model} takes no hints: use a guided model ({GUIDED_MODEL}, "
-            "or train one with fit --guided)"
+            f"{args.model or DEFAULT_MODEL} takes no hints: use a guided model "
+            "(the shipped one, or train one with fit --guided)"
         )
     hint_map = reference = None
     if args.hints or args.hint_image:
@@ -450,7 +450,7 @@ def _prepare(args):
     for flag, path in (("--hints", args.hints), ("--reference", args.reference)):
         if path and not os.path.exists(path):
             raise UsageError(f"{flag} {path} does not exist")
-    model = find_model(args.model, guided=wants_guidance(args))
+    model = find_model(args.model)
     extension = EXTENSIONS[args.format]
     jobs, refused = plan_jobs(found, args.out, extension, args.compare, args.overwrite)
     return jobs, refused, unmatched, model

@@ -53,6 +53,7 @@ class TrainConfig:
     l1_weight: float = 100.0  # gan: lambda of lambda*L1 + adversarial (pix2pix)
     d_learning_rate: float = 0.0  # gan: discriminator lr; 0 means learning_rate
     rebalance_lambda: float = C.REBALANCE_LAMBDA  # classification: prior/uniform mix
+    chroma_weight: float = 0.0  # regression: penalty on predicting less chroma than the truth
     seed: int = 0
     precision: str = "auto"
     strategy: str = "auto"
@@ -277,6 +278,7 @@ def validate(config):
         "train.validation_batches": train.validation_batches,
         "train.weight_decay": train.weight_decay,
         "train.l1_weight": train.l1_weight,
+        "train.chroma_weight": train.chroma_weight,
         "train.d_learning_rate": train.d_learning_rate,
     }
     for key, value in not_negative.items():

@@ -33,9 +33,12 @@ from keras_colorize.evaluation.sources import (
     check_runs,
     list_dataset,
     list_folder,
+    load_photo,
     read_categories,
     resolve_rows,
 )
+from keras_colorize.guidance.hints import MAX_SIMULATED_HINTS
+from keras_colorize.io.images import ImageReadError, read_image
 
 PROG = "evaluate"
 
@@ -96,6 +99,21 @@ def parse_args(argv):
         metavar="FILE",
         help="aggregate raters' saved ratings files instead of evaluating",
     )
+    parser.add_argument(
+        "--hint-counts",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="also score the guided models with N random ground-truth colour hints for each N "
+        "(e.g. 0 1 2 5 10 20 50), against Levin et al.'s propagation of the same hints",
+    )
+    parser.add_argument(
+        "--reference-photos",
+        nargs="+",
+        metavar="PHOTO",
+        help="also colorize with each of these colour photos as the guided models' reference "
+        "and report how the mean colour moves",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.human_results:
@@ -108,6 +126,10 @@ def parse_args(argv):
         raise UsageError("--out DIR is required")
     if args.max_images is not None and args.max_images < 1:
         raise UsageError("--max-images must be at least 1")
+    if args.hint_counts and min(args.hint_counts) < 0:
+        raise UsageError("--hint-counts must not be negative")
+    if args.hint_counts and max(args.hint_counts) > MAX_SIMULATED_HINTS:
+        raise UsageError(f"--hint-counts: at most {MAX_SIMULATED_HINTS} hints")
     return args
 
 
@@ -149,7 +171,52 @@ def evaluate(args):
     )
     print(table, end="")
     print(f"wrote {', '.join(written)} to {args.out}", file=sys.stderr)
+    if args.hint_counts or args.reference_photos:
+        print(hint_sweep_report(args, entries, models, photos), end="")
     return 0
+
+
+def hint_sweep_report(args, entries, models, photos):
+    """--hint-counts (guided models and Levin et al. against the number of hints) and
+    --reference-photos (how a reference moves the colours); returns the tables."""
+    from keras_colorize.evaluation import hint_sweep
+    from keras_colorize.evaluation.metrics import summarize
+
+    guided = [(m.name, m.backend) for m in models if getattr(m.backend, "guided", False)]
+    if not guided:
+        raise UsageError(
+            "--hint-counts and --reference-photos need a guided model (fit --guided) among --model"
+        )
+    pictures = []
+    for entry in entries:
+        try:
+            pictures.append((entry.name, load_photo(entry)))
+        except ImageReadError:
+            continue  # reported by the evaluation above
+    automatic = {
+        m.name: summarize([p.metrics[m.name] for p in photos])
+        for m in models
+        if not getattr(m.backend, "guided", False)
+    }
+    text = ""
+    if args.hint_counts:
+        counts = sorted(set(args.hint_counts))
+        rows = hint_sweep.sweep(pictures, guided, counts, quiet=args.quiet)
+        text = hint_sweep.write(args.out, rows, automatic)
+        print(f"wrote hint_sweep.csv, .md and .png to {args.out}", file=sys.stderr)
+    if args.reference_photos:
+        references = []
+        for path in args.reference_photos:
+            try:
+                references.append((os.path.basename(path), read_image(path).rgb))
+            except ImageReadError as error:
+                raise UsageError(f"--reference-photos {path}: {error}") from None
+        shifts = hint_sweep.reference_shift(pictures, guided, references)
+        table = hint_sweep.reference_markdown(shifts)
+        with open(os.path.join(args.out, "reference_shift.md"), "w", encoding="utf-8") as handle:
+            handle.write(table)
+        text += table
+    return text
 
 
 def main(argv=None):

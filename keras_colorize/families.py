@@ -59,7 +59,9 @@ class Family:
 
 
 def _regression_trainer(network, model_config, train_config, prior_grid):
-    return RegressionTrainer(network, name="regression_trainer")
+    return RegressionTrainer(
+        network, chroma_weight=train_config.chroma_weight, name="regression_trainer"
+    )
 
 
 def _classification_trainer(network, model_config, train_config, prior_grid):

@@ -27,6 +27,7 @@ HINT_CHANNELS = 3  # a/110, b/110, mask
 REFERENCE_BINS = C.AB_GRID_SIZE**2  # the 23 x 23 ab grid, flattened a-major
 DEFAULT_RADIUS = 3.0  # pixels of the original photo a point covers unless it says otherwise
 OPAQUE_ALPHA = 128  # stroke-image pixels at least this opaque are hints
+MAX_SIMULATED_HINTS = 64  # simulate's cap on the number of points
 REFERENCE_SIDE = 256  # a reference photo is shrunk to this long side first (speed only)
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 

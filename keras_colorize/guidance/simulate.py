@@ -17,10 +17,10 @@ Every draw comes from a stateless seed: the same seed gives the same hints.
 import tensorflow as tf
 
 from keras_colorize import constants as C
-from keras_colorize.guidance.hints import REFERENCE_BINS
+from keras_colorize.guidance.hints import MAX_SIMULATED_HINTS, REFERENCE_BINS
 
 STOP_PROBABILITY = 1.0 / 8.0  # p of the geometric number of points
-MAX_POINTS = 64  # cap on the geometric draw (P(n > 64) = (7/8)^65 < 2e-4)
+MAX_POINTS = MAX_SIMULATED_HINTS  # cap on the geometric draw (P(n > 64) = (7/8)^65 < 2e-4)
 MAX_PATCH = 9  # patch sides are uniform in 1..MAX_PATCH pixels
 REFERENCE_PROBABILITY = 0.5
 

@@ -22,7 +22,12 @@ from keras import layers
 
 from keras_colorize.models import blocks
 from keras_colorize.models.backbones import efficientnet_lite
-from keras_colorize.models.layers import BilinearUpsample, HintPool, LightnessToImageNetRGB
+from keras_colorize.models.layers import (
+    BilinearUpsample,
+    HintFill,
+    HintPool,
+    LightnessToImageNetRGB,
+)
 
 BACKBONES = {"efficientnet_lite0": "lite0", "efficientnet_lite2": "lite2"}
 SCRATCH = "scratch"  # the family's own encoder, trained from scratch (the paper's)
@@ -77,7 +82,9 @@ def build_backbone_unet(
             photos); the hint map, pooled to each stride (layers.HintPool),
             joins the bottleneck and every decoder stage, and the reference's
             embedding joins the bottleneck, so a hint reaches both the
-            coarse stages that spread it and the fine ones that place it.
+            coarse stages that spread it and the fine ones that place it;
+            the last stage also gets the hints spread at every scale
+            (layers.HintFill) to choose from.
         name: the model's name.
 
     Returns:
@@ -126,7 +133,10 @@ def build_backbone_unet(
         return keras.Model(inputs, outputs, name=name)
     x = BilinearUpsample(2, name="final_up")(x)  # (B, H, W, w/2)
     if guided:
-        x = layers.Concatenate(name="final_concat")([x, hints])  # the hints at full resolution
+        # The hints at full resolution, and spread at every scale (layers.HintFill).
+        fill = HintFill(name="hint_fill")(hints)
+        x = layers.Concatenate(name="final_concat")([x, hints, fill])
+        x = blocks.conv_bn_relu(x, max(width // 2, 8), 3, name="final_guided")
     x = blocks.conv_bn_relu(x, max(width // 2, 8), 3, name="final")
     # float32 so mixed-precision training computes the loss on a float32 prediction.
     outputs = layers.Conv2D(2, 3, padding="same", activation="tanh", dtype="float32", name="ab")(x)

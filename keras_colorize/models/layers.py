@@ -120,3 +120,52 @@ class SpatialBroadcast(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         vector_shape, like_shape = input_shape
         return (*like_shape[:3], vector_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="keras_colorize")
+class HintFill(keras.layers.Layer):
+    """A hint map -> each hint's colour spread over the image at several scales, full resolution.
+
+    For each stride s: the hinted ab and the mask are average-pooled by s and
+    upsampled back bilinearly, and their ratio is the hints' mean colour
+    around each pixel at that scale (normalised convolution); a confidence
+    n / (1 + n), n the number of hinted pixels that reached it, says how much
+    of it there is. Input (B, H, W, 3), H and W multiples of the largest
+    stride; output (B, H, W, 3 * (len(strides) + 1)): [fill a, fill b,
+    confidence] per stride, then for the whole image. The decoder then only
+    has to choose, per pixel, which scale's colour to trust (an object's edge
+    in L says so) instead of learning to carry a click across the image, which
+    a few hundred photos cannot teach.
+    """
+
+    def __init__(self, strides=(2, 4, 8, 16, 32), **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.strides = tuple(int(s) for s in strides)
+
+    def call(self, inputs):
+        hints = tf.cast(inputs, tf.float32)
+        mask = hints[..., 2:]
+        weighted = tf.concat([hints[..., :2] * mask, mask], axis=-1)  # (B, H, W, 3)
+        size = tf.shape(hints)[1:3]
+        outputs = []
+        for stride in self.strides:
+            pooled = tf.nn.avg_pool2d(weighted, stride, stride, "VALID")
+            spread = tf.image.resize(pooled, size, method="bilinear")  # (B, H, W, 3)
+            coverage = spread[..., 2:]
+            fill = spread[..., :2] / tf.maximum(coverage, 1e-6)
+            count = coverage * float(stride * stride)
+            outputs += [fill * tf.cast(coverage > 1e-6, tf.float32), count / (1.0 + count)]
+        # The coarsest scale: the whole image (every hint reaches every pixel).
+        total = tf.reduce_sum(weighted, axis=[1, 2], keepdims=True)  # (B, 1, 1, 3)
+        count = total[..., 2:]
+        fill = total[..., :2] / tf.maximum(count, 1e-6)
+        whole = tf.concat([fill, count / (1.0 + count)], axis=-1)
+        outputs.append(tf.zeros_like(mask) + whole)  # (B, H, W, 3)
+        return tf.concat(outputs, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 3 * (len(self.strides) + 1))
+
+    def get_config(self):
+        return {**super().get_config(), "strides": list(self.strides)}

@@ -144,10 +144,18 @@ class ColorizationTrainer(keras.Model):
 
 
 class RegressionTrainer(ColorizationTrainer):
-    """L2 regression on ab: the mean squared error of ab/110."""
+    """L2 regression on ab: the mean squared error of ab/110 (+ an optional chroma term).
 
-    def __init__(self, network, **kwargs):
+    The L2 optimum is the mean of the plausible colours, which is grayer than
+    any of them: the sepia look. ``chroma_weight`` > 0 adds
+    chroma_weight * mean(relu(|ab_true| - |ab_pred|)^2), a penalty on
+    predicting LESS chroma than the truth (never more), which pushes the
+    prediction's saturation toward the truth's without choosing its hue.
+    """
+
+    def __init__(self, network, chroma_weight=0.0, **kwargs):
         super().__init__(network, **kwargs)
+        self.chroma_weight = float(chroma_weight)
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     @property
@@ -159,7 +167,12 @@ class RegressionTrainer(ColorizationTrainer):
 
     def _loss(self, inputs, ab_norm, training):
         prediction = tf.cast(self.network(inputs, training=training), tf.float32)  # (B, H, W, 2)
-        return tf.reduce_mean(tf.square(prediction - ab_norm))
+        loss = tf.reduce_mean(tf.square(prediction - ab_norm))
+        if self.chroma_weight:
+            chroma = lambda ab: tf.sqrt(tf.reduce_sum(tf.square(ab), axis=-1) + 1e-8)  # noqa: E731
+            shortfall = tf.nn.relu(chroma(ab_norm) - chroma(prediction))  # (B, H, W)
+            loss += self.chroma_weight * tf.reduce_mean(tf.square(shortfall))
+        return loss
 
     def train_step(self, data):
         inputs, ab_norm = data
