@@ -27,6 +27,7 @@ from keras_colorize.models.layers import (
     HintFill,
     HintPool,
     LightnessToImageNetRGB,
+    SpatialBroadcast,
 )
 
 BACKBONES = {"efficientnet_lite0": "lite0", "efficientnet_lite2": "lite2"}
@@ -38,21 +39,21 @@ BINS_OUTPUT_STRIDE = 4  # classification logits, like the scratch classification
 # Decoder stages: (encoder tap joined, channels as a multiple of the width).
 _DECODER = (("stride16", 4), ("stride8", 2), ("stride4", 1), ("stride2", 0.5))
 _TAP_STRIDES = {"stride16": 16, "stride8": 8, "stride4": 4, "stride2": 2}
-REFERENCE_CHANNELS = 32  # the reference distribution's embedding joined at the bottleneck
+REFERENCE_CHANNELS = 32  # the reference distribution's embedding joined at every stage
 
 
-def _decoder_stage(x, skip, filters, name, hints=None):
-    """2x bilinear upsample, concatenate the encoder's skip (and hints), two conv-BN-ReLU.
+def _decoder_stage(x, skip, filters, name, guidance=()):
+    """2x bilinear upsample, concatenate the encoder's skip (and guidance), two conv-BN-ReLU.
 
     The skip (a linear projection in the encoder, of much wider range than
     the decoder's) first goes through its own 1x1 conv-BN-ReLU: int8 TFLite
     gives all inputs of a concatenation one scale, which would otherwise crush
-    the decoder's half. ``hints``: the hint map pooled to this stage's stride.
+    the decoder's half. ``guidance``: tensors at this stage's resolution (the
+    pooled hints, the reference's embedding) joined with them.
     """
     x = BilinearUpsample(2, name=f"{name}_up")(x)
     skip = blocks.conv_bn_relu(skip, filters, 1, name=f"{name}_skip")
-    joined = [x, skip] if hints is None else [x, skip, hints]
-    x = layers.Concatenate(name=f"{name}_concat")(joined)
+    x = layers.Concatenate(name=f"{name}_concat")([x, skip, *guidance])
     x = blocks.conv_bn_relu(x, filters, 3, name=f"{name}_a")
     return blocks.conv_bn_relu(x, filters, 3, name=f"{name}_b")
 
@@ -80,8 +81,8 @@ def build_backbone_unet(
         guided: also take colour hints and a reference distribution. The
             encoder still sees only the gray photo (it is pretrained on
             photos); the hint map, pooled to each stride (layers.HintPool),
-            joins the bottleneck and every decoder stage, and the reference's
-            embedding joins the bottleneck, so a hint reaches both the
+            and the reference's embedding join the bottleneck and every
+            decoder stage, so a hint reaches both the
             coarse stages that spread it and the fine ones that place it;
             the last stage also gets the hints spread at every scale
             (layers.HintFill) to choose from.
@@ -110,17 +111,23 @@ def build_backbone_unet(
     )(lightness)  # (B, H, W, 3)
     taps = encoder(rgb)
     x = taps["head"]  # (B, H/32, W/32, 1280)
-    inputs, pooled = lightness, {}
+    inputs = lightness
     if guided:
         hints, reference = blocks.guidance_inputs()
         inputs = [lightness, hints, reference]
-        pooled = {s: HintPool(s, name=f"hints_{s}")(hints) for s in (32, *_TAP_STRIDES.values())}
-        spread = blocks.reference_features(reference, x, REFERENCE_CHANNELS, "reference")
-        x = layers.Concatenate(name="bottleneck_concat")([x, pooled[32], spread])
+        embedded = blocks.reference_embedding(reference, REFERENCE_CHANNELS, "reference")
+
+        def guidance_at(stride, like):
+            """The hints pooled to ``stride`` and the reference's embedding at every pixel."""
+            pooled = HintPool(stride, name=f"hints_{stride}")(hints)
+            spread = SpatialBroadcast(name=f"reference_{stride}")([embedded, like])
+            return [pooled, spread]
+
+        x = layers.Concatenate(name="bottleneck_concat")([x, *guidance_at(32, x)])
     x = blocks.conv_bn_relu(x, 4 * width, 1, name="bottleneck")  # (B, H/32, W/32, 4w)
     for tap, multiple in _DECODER:
-        stage_hints = pooled.get(_TAP_STRIDES[tap])
-        x = _decoder_stage(x, taps[tap], int(multiple * width), f"dec_{tap}", stage_hints)
+        stage = guidance_at(_TAP_STRIDES[tap], taps[tap]) if guided else ()
+        x = _decoder_stage(x, taps[tap], int(multiple * width), f"dec_{tap}", stage)
         if output == "bins" and tap == "stride4":
             break
     if output == "bins":

@@ -14,7 +14,7 @@ intermediate tensors (e.g. the regression encoder's output).
 import keras
 from keras import layers
 
-from keras_colorize.models.layers import SpatialBroadcast
+from keras_colorize.models.layers import SpatialBroadcast, SquareRoot
 
 # The three papers trained in Torch/Caffe/PyTorch, whose batch norm keeps 90%
 # of the running statistics per step and adds 1e-5 to the variance. Keras's
@@ -46,9 +46,15 @@ def guidance_inputs():
     return hints, reference
 
 
+def reference_embedding(reference, channels, name):
+    """A reference distribution (B, R) -> a learned embedding (B, channels) of its square root."""
+    root = SquareRoot(name=f"{name}_sqrt")(reference)
+    return layers.Dense(channels, activation="relu", name=f"{name}_embed")(root)
+
+
 def reference_features(reference, like, channels, name):
     """A reference distribution (B, R) -> a learned embedding at every pixel of ``like``."""
-    embedded = layers.Dense(channels, activation="relu", name=f"{name}_embed")(reference)
+    embedded = reference_embedding(reference, channels, name)
     return SpatialBroadcast(name=f"{name}_broadcast")([embedded, like])
 
 

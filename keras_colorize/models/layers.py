@@ -169,3 +169,17 @@ class HintFill(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "strides": list(self.strides)}
+
+
+@keras.saving.register_keras_serializable(package="keras_colorize")
+class SquareRoot(keras.layers.Layer):
+    """x -> sqrt(max(x, 0)): a colour distribution's Hellinger embedding.
+
+    A reference histogram spreads its mass over hundreds of bins, so most of
+    its entries are tiny; their square roots lie in a range a Dense layer
+    reads from its first step, and the Euclidean distance between two roots
+    is the Hellinger distance of the distributions.
+    """
+
+    def call(self, inputs):
+        return tf.sqrt(tf.maximum(tf.cast(inputs, self.compute_dtype), 0.0))
