@@ -1,5 +1,6 @@
 """Guided colorization: hint maps, simulated hints, guided networks, export, `colorize --hints`."""
 
+import csv
 import json
 
 import keras
@@ -231,3 +232,29 @@ def test_guided_fit_exports_and_colorizes_with_hints(small_dataset, tmp_path, ca
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "outside the 70x50 photo" in err[0], err
+
+
+def test_hint_sweep_scores_guided_models_and_levin_on_the_same_hints(small_dataset, tmp_path):
+    from keras_colorize.evaluate import main as evaluate_main
+    from keras_colorize.evaluation import hint_sweep
+
+    config = _guided_config("regression")
+    colorizer = build_trainer(config.model, config.train).inference_model()
+    path = tmp_path / "guided.keras"
+    colorizer.save(path)
+    out = tmp_path / "eval"
+    args = ["--data", small_dataset, "--split", "val", "--out", str(out), "--quiet"]
+    args += ["--model", f"g={path}", "--max-images", "2", "--hint-counts", "0", "3"]
+    assert evaluate_main(args) == 0
+    rows = list(csv.DictReader(open(out / "hint_sweep.csv", encoding="utf-8")))
+    assert {(r["method"], r["hints"]) for r in rows} == {("g", "0"), ("g", "3"), ("levin", "3")}
+    assert (out / "hint_sweep.png").stat().st_size > 0
+    # Both methods got the same hints: the draw depends on the photo and the count only.
+    rgb = np.full((40, 40, 3), 128, np.uint8)
+    rgb[:, 20:] = (200, 60, 40)
+    first = hint_sweep.ground_truth_hints(rgb, SIZE, 3, seed=7)
+    np.testing.assert_array_equal(first, hint_sweep.ground_truth_hints(rgb, SIZE, 3, seed=7))
+    assert 3 <= (first[..., 2] > 0).sum() <= 3 * 81
+    # Levin's propagation comes back at the photo's full size.
+    levin = hint_sweep.levin_colorize(rgb, first)
+    assert levin.shape == rgb.shape

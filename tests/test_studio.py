@@ -60,7 +60,7 @@ code = main(sys.argv[1:])
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
 print(json.dumps({"code": code, "loaded": loaded}), flush=True)
 """
-BLUE, ORANGE = "#0000ff", "#ff8000"
+BLUE, ORANGE = "#3a78c8", "#c8783a"  # a sky blue and a warm brick: colours a user would pick
 REFERENCE_PHOTO = "lomiri-wallpapers-16.04__seeding_by_Clements_Engelhardt.jpg"
 SKY, TOWER = (80.0, 60.0), (340.0, 520.0)  # original pixels: sky, and the mill's stone tower
 

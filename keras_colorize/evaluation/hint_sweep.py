@@ -133,8 +133,9 @@ def figure(path, table, automatic=None):
             points = [(r["hints"], r[metric]) for r in table if r["method"] == method]
             xs, ys = zip(*points, strict=True)
             axis.plot([max(x, 0.5) for x in xs], ys, marker="o", label=method)
-        for name, value in (automatic or {}).items():
-            axis.axhline(value[metric], linestyle="--", linewidth=1, label=f"{name} (no hints)")
+        for index, (name, value) in enumerate((automatic or {}).items()):
+            colour = f"C{len(methods) + index}"  # not a method's colour
+            axis.axhline(value[metric], color=colour, linestyle="--", label=f"{name} (no hints)")
         axis.set_xscale("log")
         axis.set_xlabel("random ground-truth hints (0 drawn at 0.5)")
         axis.set_ylabel(label)
