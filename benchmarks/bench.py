@@ -20,7 +20,8 @@ each figure a median over repeats after warm-up:
 4. scaling over 2 logical CPU devices and 2 local workers (benchmarks.scaling).
 
 ``--quick`` runs every section at toy sizes in under two minutes: it keeps the
-command working, its figures mean nothing.
+command working, its figures mean nothing. It starts the scaling set-ups first
+and lets them run beside the other sections (benchmarks.scaling.start).
 """
 
 import argparse
@@ -368,22 +369,46 @@ def run_inference(model_dir, data_dir, plan, args):
     return result
 
 
-def run_scaling(data_dir, plan):
-    from benchmarks import scaling as bench_scaling
-
-    _progress("scaling (subprocesses)")
-    family, preset = plan["scaling_family"], plan["scaling_preset"]
-    rows = bench_scaling.scaling(
+def _scaling_args(data_dir, plan):
+    return (
         data_dir,
-        family,
-        preset,
+        plan["scaling_family"],
+        plan["scaling_preset"],
         plan["image_size"],
         plan["batch_size"],
         "float32",
         plan["steps"],
         plan["repeats"],
     )
-    return {"family": family, "preset": preset, "precision": "float32", "rows": rows}
+
+
+def start_scaling(data_dir, plan):
+    """--quick: every scaling set-up starts now and runs during the other sections."""
+    from benchmarks import scaling as bench_scaling
+
+    _progress("scaling: every set-up started (subprocesses, beside the other sections)")
+    return bench_scaling.start(*_scaling_args(data_dir, plan))
+
+
+def run_scaling(data_dir, plan, started=None):
+    """The scaling section: one set-up after another, or the rows of ``started`` set-ups."""
+    from benchmarks import scaling as bench_scaling
+
+    if started is None:
+        _progress("scaling (subprocesses)")
+        rows = bench_scaling.scaling(*_scaling_args(data_dir, plan))
+    else:
+        _progress("scaling: waiting for the set-ups started at the beginning")
+        rows = started.rows()
+    result = {
+        "family": plan["scaling_family"],
+        "preset": plan["scaling_preset"],
+        "precision": "float32",
+        "rows": rows,
+    }
+    if started is not None:
+        result["concurrent"] = True
+    return result
 
 
 def targets(report):
@@ -540,27 +565,33 @@ def main(argv=None):
         },
     }
     report["seconds"] = {}
-    if "training" in sections:
-        with _timed(report, "training"):
-            report["matmul_peak"], report["training"] = run_training(args.data, plan, specs)
-            if args.torch_python:
-                report["reference"] = run_reference(args.torch_python, plan, report["training"])
-    if "pipeline" in sections:
-        with _timed(report, "pipeline"):
-            report["pipeline"] = run_pipeline(args.data, plan, report.get("training"))
-    if "inference" in sections:
-        with _timed(report, "inference"):
-            if skip_inference:
-                report["inference"] = {"skipped": skip_inference}
-            else:
-                try:
-                    report["inference"] = run_inference(model_dir, args.data, plan, args)
-                except Exception as error:  # export and loading raise many types
-                    message = cli.error_line(error, 300)
-                    report["inference"] = {"model_dir": model_dir, "error": message}
-    if "scaling" in sections:
-        with _timed(report, "scaling"):
-            report["scaling"] = run_scaling(args.data, plan)
+    # --quick: the scaling set-ups (fresh processes) start now and run beside the other sections.
+    started = start_scaling(args.data, plan) if "scaling" in sections and plan["quick"] else None
+    try:
+        if "training" in sections:
+            with _timed(report, "training"):
+                report["matmul_peak"], report["training"] = run_training(args.data, plan, specs)
+                if args.torch_python:
+                    report["reference"] = run_reference(args.torch_python, plan, report["training"])
+        if "pipeline" in sections:
+            with _timed(report, "pipeline"):
+                report["pipeline"] = run_pipeline(args.data, plan, report.get("training"))
+        if "inference" in sections:
+            with _timed(report, "inference"):
+                if skip_inference:
+                    report["inference"] = {"skipped": skip_inference}
+                else:
+                    try:
+                        report["inference"] = run_inference(model_dir, args.data, plan, args)
+                    except Exception as error:  # export and loading raise many types
+                        message = cli.error_line(error, 300)
+                        report["inference"] = {"model_dir": model_dir, "error": message}
+        if "scaling" in sections:
+            with _timed(report, "scaling"):
+                report["scaling"] = run_scaling(args.data, plan, started)
+    finally:
+        if started is not None:
+            started.close()  # only matters when a section raised: rows() has waited for them
     report["targets"] = targets(report)
     report["errors"] = _errors(report)
     print(write_report(report, args.out))

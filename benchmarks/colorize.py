@@ -14,6 +14,9 @@ getrusage record), repeated, the median taken:
 - without --quick, the 12 MP photo again with JPEG output (the same work
   without the PNG encoding).
 
+--quick starts all the runs at once (each still in its own process): its
+figures mean nothing, it only keeps the command working.
+
 The photo's own time (reading, colorizing, writing; the model loaded) is the
 command's own clock, which its summary line prints; wall time minus it is the
 start-up (Python, the runtime and the model loading).
@@ -25,7 +28,7 @@ import statistics
 import tempfile
 
 from benchmarks.inference import size_label, synthetic_photo
-from benchmarks.process import child_env, python_module, run_child
+from benchmarks.process import child_env, python_module, run_children, start_children
 
 # Mixed sizes for the synthetic folder: phone, scan and web photos.
 FOLDER_SIZES = ((1024, 768), (2048, 1536), (640, 480), (1600, 1200), (3000, 2000), (800, 800))
@@ -73,37 +76,63 @@ def _count_photos(folder):
     return sum(1 for _ in image_files(folder))
 
 
+class _Runs:
+    """``repeats`` runs of the command on one input; all at once (``start``) or in turn."""
+
+    def __init__(self, inputs, model, work_dir, repeats, timeout, extra=()):
+        self.inputs, self.timeout, self._started = inputs, timeout, None
+        self._commands = []
+        for repeat in range(repeats):
+            out = tempfile.mkdtemp(prefix=f"out-{repeat}-", dir=work_dir)
+            command = python_module(
+                "keras_colorize.colorize", inputs, "--model", model, "--out", out, "--quiet", *extra
+            )
+            self._commands.append((command, child_env()))
+
+    def start(self):
+        """Starts every repeat now, in the background; returns self."""
+        self._started = [start_children([command], self.timeout) for command in self._commands]
+        return self
+
+    def figures(self):
+        """Runs the repeats in turn unless started; returns the medians (see _timed_runs)."""
+        if self._started is None:
+            results = [run_children([command], self.timeout)[0] for command in self._commands]
+        else:
+            results = [children.wait()[0] for children in self._started]
+        seconds, photo_seconds, peaks = [], [], []
+        for result in results:
+            if result.returncode != 0:
+                raise ColorizeRunError(f"colorize {self.inputs} failed: {result.error_line()}")
+            summary = SUMMARY_SECONDS.search(result.stdout)
+            if summary is None:
+                raise ColorizeRunError(f"colorize {self.inputs} printed no summary line")
+            seconds.append(result.seconds)
+            photo_seconds.append(float(summary.group(1)))
+            peaks.append(result.peak_rss_mb)
+        wall, own = statistics.median(seconds), statistics.median(photo_seconds)
+        return {
+            "seconds": wall,
+            "photo_seconds": own,
+            "startup_seconds": wall - own,
+            "peak_rss_mb": statistics.median(peaks),
+            "all_seconds": seconds,
+        }
+
+    def close(self):
+        for children in self._started or ():
+            children.close()
+
+
 def _timed_runs(inputs, model, work_dir, repeats, timeout, extra=()):
-    """Runs the command ``repeats`` times.
+    """Runs the command ``repeats`` times, one after another.
 
     Returns:
         dict of medians: seconds (wall), photo_seconds (the command's own clock
         after the model loaded), startup_seconds (the difference), peak_rss_mb;
         and all_seconds.
     """
-    seconds, photo_seconds, peaks = [], [], []
-    for repeat in range(repeats):
-        out = tempfile.mkdtemp(prefix=f"out-{repeat}-", dir=work_dir)
-        command = python_module(
-            "keras_colorize.colorize", inputs, "--model", model, "--out", out, "--quiet", *extra
-        )
-        result = run_child(command, child_env(), timeout)
-        if result.returncode != 0:
-            raise ColorizeRunError(f"colorize {inputs} failed: {result.error_line()}")
-        summary = SUMMARY_SECONDS.search(result.stdout)
-        if summary is None:
-            raise ColorizeRunError(f"colorize {inputs} printed no summary line")
-        seconds.append(result.seconds)
-        photo_seconds.append(float(summary.group(1)))
-        peaks.append(result.peak_rss_mb)
-    wall, own = statistics.median(seconds), statistics.median(photo_seconds)
-    return {
-        "seconds": wall,
-        "photo_seconds": own,
-        "startup_seconds": wall - own,
-        "peak_rss_mb": statistics.median(peaks),
-        "all_seconds": seconds,
-    }
+    return _Runs(inputs, model, work_dir, repeats, timeout, extra).figures()
 
 
 def _targets(model_format, size, run):
@@ -131,12 +160,13 @@ def colorize_runs(models, work_dir, photos_dir=None, count=50, quick=False, repe
         work_dir: scratch folder for the photos and outputs.
         photos_dir: real photos to use as the folder; default: ``count`` synthetic
             gray photos of mixed sizes.
-        quick: small synthetic folder photos, no warm-up run, no JPEG-output run.
+        quick: small synthetic folder photos, no warm-up run, no JPEG-output run, and
+            every run at once (in fresh processes all the same).
 
     Returns:
         dict: photos (one row per model format and single photo: model, photo,
-        megapixels, format, the _timed_runs figures and targets), folder, and
-        without quick twelve_mp_jpeg.
+        megapixels, format, the _timed_runs figures and targets), folder, concurrent
+        (quick), and without quick twelve_mp_jpeg.
 
     Raises:
         ColorizeRunError: a run exited with an error.
@@ -164,28 +194,42 @@ def colorize_runs(models, work_dir, photos_dir=None, count=50, quick=False, repe
         # Warm-up: the first run also pays for cold file caches (Python, TF, the model).
         for model_format in formats:
             _timed_runs(singles[ONE_MP], models[model_format], work_dir, 1, timeout)
-    rows = []
-    for model_format in formats:
-        for size in SINGLE_PHOTOS:
-            run = _timed_runs(singles[size], models[model_format], work_dir, repeats, timeout)
-            rows.append(
-                {
-                    "model": model_format,
-                    "path": models[model_format],
-                    "photo": size_label(size),
-                    "megapixels": size[0] * size[1] / 1e6,
-                    "format": "png",
-                    **run,
-                    "targets": _targets(model_format, size, run),
-                }
-            )
     folder_model = formats[0]
-    folder = _timed_runs(photos_dir, models[folder_model], work_dir, repeats, timeout)
+    runs = {
+        (model_format, size): _Runs(singles[size], models[model_format], work_dir, repeats, timeout)
+        for model_format in formats
+        for size in SINGLE_PHOTOS
+    }
+    runs["folder"] = _Runs(photos_dir, models[folder_model], work_dir, repeats, timeout)
+    try:
+        if quick:  # all at once: --quick keeps the command working, its figures mean nothing
+            for run in runs.values():
+                run.start()
+        rows = []
+        for model_format in formats:
+            for size in SINGLE_PHOTOS:
+                run = runs[(model_format, size)].figures()
+                rows.append(
+                    {
+                        "model": model_format,
+                        "path": models[model_format],
+                        "photo": size_label(size),
+                        "megapixels": size[0] * size[1] / 1e6,
+                        "format": "png",
+                        **run,
+                        "targets": _targets(model_format, size, run),
+                    }
+                )
+        folder = runs["folder"].figures()
+    finally:
+        for run in runs.values():
+            run.close()
     own = folder["photo_seconds"]
     result = {
         "command": "python -m keras_colorize.colorize INPUT --model MODEL --out OUT --quiet",
         "repeats": repeats,
         "warmup_runs": 0 if quick else 1,
+        "concurrent": quick,
         "photos": rows,
         "folder": {
             "model": folder_model,

@@ -88,47 +88,85 @@ def _poll(processes, timeout):
             time.sleep(_POLL_SECONDS)
         return True
     finally:
-        for process in processes:
-            if process.poll() is None:
-                # The launcher leads its own session: this ends it and the command it started.
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        _kill(processes)
 
 
-def run_children(commands, timeout):
-    """Runs [(command, env)] concurrently; returns one ChildResult each, in order.
+def _kill(processes):
+    for process in processes:
+        if process.poll() is None:
+            # The launcher leads its own session: this ends it and the command it started.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+class Children:
+    """Commands started together (start_children); ``wait`` collects one ChildResult each.
 
     Output goes to files (a full pipe would stall a child). If one child fails
     or the deadline passes, the others are killed: the workers of one cluster
     would otherwise wait for a dead partner forever.
     """
-    with tempfile.TemporaryDirectory(prefix="bench-child-") as logs, ExitStack() as stack:
-        processes, files = [], []
-        for index, (command, env) in enumerate(commands):
-            out, err = (
-                stack.enter_context(open(os.path.join(logs, f"{index}.{kind}"), "w+"))
-                for kind in ("out", "err")
-            )
-            result_file = os.path.join(logs, f"{index}.json")
-            files.append((out, err, result_file))
-            launcher = [sys.executable, "-c", _LAUNCHER, result_file, *command]
-            processes.append(
-                subprocess.Popen(launcher, env=env, stdout=out, stderr=err, start_new_session=True)
-            )
-        _poll(processes, timeout)
-        results = []
-        for process, (out, err, result_file) in zip(processes, files, strict=True):
-            out.seek(0)
-            err.seek(0)
-            try:
-                with open(result_file, encoding="utf-8") as handle:
-                    measured = json.load(handle)
-                code, seconds = process.returncode, measured["seconds"]
-                peak = measured["maxrss_kib"] * _KIB / 1e6
-            except (OSError, ValueError):  # killed before the command ended
-                code, seconds, peak = None, float("nan"), None
-            results.append(ChildResult(code, seconds, peak, out.read(), err.read()))
-        return results
+
+    def __init__(self, commands, timeout):
+        self._stack = ExitStack()
+        self._deadline = time.monotonic() + timeout
+        self._processes, self._files = [], []
+        try:
+            logs = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-child-"))
+            for index, (command, env) in enumerate(commands):
+                out, err = (
+                    self._stack.enter_context(open(os.path.join(logs, f"{index}.{kind}"), "w+"))
+                    for kind in ("out", "err")
+                )
+                result_file = os.path.join(logs, f"{index}.json")
+                self._files.append((out, err, result_file))
+                launcher = [sys.executable, "-c", _LAUNCHER, result_file, *command]
+                self._processes.append(
+                    subprocess.Popen(
+                        launcher, env=env, stdout=out, stderr=err, start_new_session=True
+                    )
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def wait(self):
+        """Waits until all exit, one fails or the deadline passes; returns their ChildResults."""
+        try:
+            _poll(self._processes, self._deadline - time.monotonic())
+            results = []
+            for process, (out, err, result_file) in zip(self._processes, self._files, strict=True):
+                out.seek(0)
+                err.seek(0)
+                try:
+                    with open(result_file, encoding="utf-8") as handle:
+                        measured = json.load(handle)
+                    code, seconds = process.returncode, measured["seconds"]
+                    peak = measured["maxrss_kib"] * _KIB / 1e6
+                except (OSError, ValueError):  # killed before the command ended
+                    code, seconds, peak = None, float("nan"), None
+                results.append(ChildResult(code, seconds, peak, out.read(), err.read()))
+            return results
+        finally:
+            self.close()
+
+    def close(self):
+        """Kills whatever still runs and removes the logs (wait does this itself)."""
+        _kill(self._processes)
+        self._stack.close()
+
+
+def start_children(commands, timeout):
+    """Starts [(command, env)] concurrently and returns at once: a Children to ``wait`` for.
+
+    The deadline (``timeout`` seconds) counts from now.
+    """
+    return Children(commands, timeout)
+
+
+def run_children(commands, timeout):
+    """Runs [(command, env)] concurrently; returns one ChildResult each, in order."""
+    return start_children(commands, timeout).wait()
 
 
 def run_child(command, env=None, timeout=600):

@@ -287,7 +287,8 @@ def _colorize(colorize, artefacts):
         "\"Photos' own\" is the command's own clock from the model loaded to the last photo "
         "written (reading, colorizing and writing the files), as its summary line prints it; "
         "wall s adds the start-up (Python, the runtime, the model loading). The targets apply "
-        "to the .tflite model, which ships; the .keras one is shown for comparison.",
+        "to the .tflite model, which ships; the .keras one is shown for comparison."
+        + (" Quick run: all runs at once." if colorize.get("concurrent") else ""),
         "",
         models,
         "",
@@ -332,6 +333,12 @@ def _scaling(report):
         "multi-worker loop). On one machine the replicas share its cores.",
         "",
     ]
+    if scaling.get("concurrent"):
+        lines += [
+            "Quick run: all set-ups ran at once, beside the other sections, each process "
+            "with one TensorFlow thread.",
+            "",
+        ]
     return lines
 
 

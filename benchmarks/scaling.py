@@ -12,6 +12,10 @@ MirroredStrategy over ``--replicas`` logical CPU devices (distribute.split_cpu);
 ``multiworker`` is one worker of a MultiWorkerMirroredStrategy cluster read
 from TF_CONFIG, training with distribute.custom_fit, the loop fit.py uses for
 multi-worker runs. The global batch is the same in every set-up.
+
+``scaling`` runs the set-ups one after another; ``start`` launches them all at
+once and returns while they run (bench --quick: they then overlap with each
+other and with the benchmark's other sections, so their figures mean nothing).
 """
 
 import argparse
@@ -20,11 +24,13 @@ import statistics
 import sys
 import tempfile
 
-from benchmarks.process import child_env, python_module, run_children
+from benchmarks.process import child_env, python_module, start_children
 from keras_colorize.config import FAMILIES
 from keras_colorize.training.distribute import local_worker_addresses
 
 MODULE = "benchmarks.scaling"
+# TensorFlow's ops on one thread (start: set-ups sharing the machine).
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "OMP_NUM_THREADS": "1"}
 SETUPS = (
     ("MirroredStrategy, 1 CPU device", "mirrored", 1),
     ("MirroredStrategy, 2 logical CPU devices", "mirrored", 2),
@@ -47,6 +53,39 @@ def _parse(result):
     return json.loads(lines[-1])
 
 
+def _start(common, mode, replicas, timeout, extra_env=None):
+    """Starts one set-up's process(es); returns (workers, Children)."""
+    extra_env = extra_env or {}
+    if mode == "mirrored":
+        command = python_module(MODULE, *common, "--mode", mode, "--replicas", replicas)
+        return 1, start_children([(command, child_env(extra_env))], timeout)
+    cluster = {"worker": local_worker_addresses(replicas)}
+    command = python_module(MODULE, *common, "--mode", mode)
+    commands = []
+    for index in range(replicas):
+        config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        commands.append((command, child_env({**extra_env, "TF_CONFIG": json.dumps(config)})))
+    return replicas, start_children(commands, timeout)
+
+
+def _row(label, mode, replicas, workers, results):
+    # The chief's figure (all workers time the same collective steps).
+    row = {"setup": label, "strategy": mode, "replicas": replicas, "workers": workers}
+    row.update(_parse(results[0]))
+    failed = [r for r in results[1:] if r.returncode != 0]
+    if failed and "error" not in row:
+        row["error"] = failed[0].error_line()
+    return row
+
+
+def _with_speedups(rows):
+    base = rows[0].get("images_per_second")
+    for row in rows:
+        if base and row.get("images_per_second"):
+            row["speedup"] = row["images_per_second"] / base
+    return rows
+
+
 def scaling(
     data_dir,
     family,
@@ -58,7 +97,7 @@ def scaling(
     repeats=3,
     timeout=900,
 ):
-    """Images/second of each set-up in SETUPS, each in its own process(es).
+    """Images/second of each set-up in SETUPS, each in its own process(es), one after another.
 
     Returns:
         list of rows: setup, strategy, replicas, workers, global_batch,
@@ -69,31 +108,63 @@ def scaling(
     )
     rows = []
     for label, mode, replicas in SETUPS:
-        if mode == "mirrored":
-            command = python_module(MODULE, *common, "--mode", mode, "--replicas", replicas)
-            results = run_children([(command, child_env())], timeout)
-            workers = 1
-        else:
-            cluster = {"worker": local_worker_addresses(replicas)}
-            command = python_module(MODULE, *common, "--mode", mode)
-            commands = []
-            for index in range(replicas):
-                config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-                commands.append((command, child_env({"TF_CONFIG": json.dumps(config)})))
-            results = run_children(commands, timeout)
-            workers = replicas
-        # The chief's figure (all workers time the same collective steps).
-        row = {"setup": label, "strategy": mode, "replicas": replicas, "workers": workers}
-        row.update(_parse(results[0]))
-        failed = [r for r in results[1:] if r.returncode != 0]
-        if failed and "error" not in row:
-            row["error"] = failed[0].error_line()
-        rows.append(row)
-    base = rows[0].get("images_per_second")
-    for row in rows:
-        if base and row.get("images_per_second"):
-            row["speedup"] = row["images_per_second"] / base
-    return rows
+        workers, children = _start(common, mode, replicas, timeout)
+        rows.append(_row(label, mode, replicas, workers, children.wait()))
+    return _with_speedups(rows)
+
+
+class Started:
+    """Every set-up of SETUPS running at once (start); ``rows`` waits for them."""
+
+    def __init__(self, started):
+        self._started = started  # [(label, mode, replicas, workers, Children)]
+
+    def rows(self):
+        """The rows scaling() returns, once every set-up has ended."""
+        rows = [
+            _row(label, mode, replicas, workers, children.wait())
+            for label, mode, replicas, workers, children in self._started
+        ]
+        return _with_speedups(rows)
+
+    def close(self):
+        """Kills the set-ups still running (rows() has no need of this)."""
+        for *_, children in self._started:
+            children.close()
+
+
+def start(
+    data_dir,
+    family,
+    preset,
+    image_size,
+    batch_size,
+    precision="float32",
+    steps=10,
+    repeats=3,
+    timeout=900,
+):
+    """Starts every set-up of SETUPS at once and returns a Started; nothing is waited for.
+
+    The set-ups then share the machine with each other and with whatever the
+    caller runs meanwhile, so their figures mean nothing: for bench --quick,
+    which only keeps the command working, at a fraction of the wall time. Each
+    process runs TensorFlow's ops on one thread (ONE_THREAD), so that they crowd
+    the caller less.
+    """
+    common = _worker_args(
+        data_dir, family, preset, image_size, batch_size, precision, steps, repeats
+    )
+    started = []
+    try:
+        for label, mode, replicas in SETUPS:
+            started.append(
+                (label, mode, replicas, *_start(common, mode, replicas, timeout, ONE_THREAD))
+            )
+    except BaseException:
+        Started(started).close()
+        raise
+    return Started(started)
 
 
 def _worker_main(argv):

@@ -1,11 +1,21 @@
 """Pretrained backbones in every family: shapes, stride, .keras round trip, learning rates,
-freezing, float16, the fit flags, and export to SavedModel and TFLite within tolerances."""
+freezing, float16, the fit flags, and export to SavedModel and TFLite within tolerances.
+
+Two of them run in a background process (``background``, started with this module's
+first test) while the others run here: the freezing protocol (this file as a script:
+``python tests/test_backbone_networks.py frozen``), then the fit command's backbone run.
+Their tests come last in the file and only read the results.
+"""
 
 import importlib.util
+import json
+import os
+import sys
 
 import keras
 import numpy as np
 import pytest
+from conftest import BackgroundCommands, command_result, start_with_first_test
 
 from keras_colorize.config import make_config
 from keras_colorize.families import build_trainer, network_stride
@@ -18,6 +28,30 @@ HAVE_WEIGHTS = all(
 )
 UNIFORM_PRIOR = np.ones((23, 23))
 SIZE = 32  # one backbone stride
+FROZEN_FAMILIES = ("regression", "gan")
+
+
+@pytest.fixture(scope="module")
+def background(small_dataset, tmp_path_factory):
+    """Futures of (exit code, stdout, stderr): "frozen", the freezing protocol run by this file
+    as a script, then "fit", the fit command training a backbone run into "run_dir"."""
+    run_dir = tmp_path_factory.mktemp("backbone") / "run"
+    args = ["--model", "regression", "--data", small_dataset, "--run-dir", run_dir]
+    args += ["--preset", "tiny", "--quiet", "--image-size", "32", "--backbone"]
+    args += ["efficientnet_lite0", "--freeze-backbone-epochs", "1"]
+    args += ["--backbone-lr-multiplier", "0.5", "--epochs", "2"]
+    args += ["--set", "train.steps_per_epoch=1", "--set", "train.validation_batches=1"]
+    args += ["--set", f"model.pretrained={HAVE_WEIGHTS}", "--set", "train.write_tflite=false"]
+    commands = BackgroundCommands(lanes=1, threads=1)  # one after the other, on one core
+    frozen = commands.start([sys.executable, os.path.abspath(__file__), "frozen"])
+    fit = commands.python_module("keras_colorize.fit", *args)
+    yield {"frozen": frozen, "fit": fit, "run_dir": run_dir}
+    commands.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def start_background(request):
+    start_with_first_test(request, "background")
 
 
 @pytest.fixture(autouse=True)
@@ -83,43 +117,6 @@ def test_keras_file_round_trip_is_identical(tmp_path):
     np.testing.assert_array_equal(np.asarray(network(l_norm)), np.asarray(loaded(l_norm)))
 
 
-def _moved(before, variables):
-    return [bool(np.abs(b - v.numpy()).max() > 0) for b, v in zip(before, variables, strict=True)]
-
-
-# Classification shares regression's path (apply_network_gradients); the GAN has its own step.
-@pytest.mark.parametrize("family", ["regression", "gan"])
-def test_frozen_encoder_waits_then_learns_slower(family):
-    from keras_colorize.training.callbacks import FreezeBackbone
-
-    config = _config(family, **{"train.backbone_lr_multiplier": 0.1})
-    trainer = build_trainer(config.model, config.train, UNIFORM_PRIOR).compile_for(config.train)
-    trainer.build_variables(SIZE)
-    assert trainer.backbone_learning_rate == pytest.approx(0.1 * config.train.learning_rate)
-    encoder = trainer.backbone.trainable_variables
-    mine = {id(v) for v in encoder}
-    decoder = [v for v in trainer.network.trainable_variables if id(v) not in mine]
-    start = [v.numpy().copy() for v in encoder]
-    head_start = [v.numpy().copy() for v in decoder]
-    l_norm, ab_norm = _batch()
-    trainer.fit(l_norm, ab_norm, batch_size=4, epochs=1, callbacks=[FreezeBackbone(1)], verbose=0)
-    assert not any(_moved(start, encoder)), "the frozen encoder moved in epoch 1"
-    assert any(_moved(head_start, decoder)), "the decoder did not learn"
-    trainer.fit(
-        l_norm,
-        ab_norm,
-        batch_size=4,
-        epochs=2,
-        initial_epoch=1,
-        callbacks=[FreezeBackbone(1)],
-        verbose=0,
-    )
-    assert float(trainer.backbone_optimizer.learning_rate) == pytest.approx(
-        trainer.backbone_learning_rate
-    )
-    assert any(_moved(start, encoder)), "the encoder never learned after the freeze"
-
-
 def test_float16_keeps_the_backbone_step_finite():
     keras.mixed_precision.set_global_policy("mixed_float16")
     config = _config("regression", **{"train.image_size": 32})
@@ -132,19 +129,6 @@ def test_float16_keeps_the_backbone_step_finite():
     assert np.all(np.isfinite(history.history["loss"]))
     for variable in trainer.backbone.trainable_variables:
         assert np.all(np.isfinite(variable.numpy())), variable.path
-
-
-def test_fit_flags_train_a_backbone_run(small_dataset, tmp_path):
-    run_dir = tmp_path / "run"
-    args = ["--model", "regression", "--data", small_dataset, "--run-dir", str(run_dir)]
-    args += ["--preset", "tiny", "--quiet", "--image-size", "32", "--backbone"]
-    args += ["efficientnet_lite0", "--freeze-backbone-epochs", "1"]
-    args += ["--backbone-lr-multiplier", "0.5", "--epochs", "2"]
-    args += ["--set", "train.steps_per_epoch=1", "--set", "train.validation_batches=1"]
-    args += ["--set", f"model.pretrained={HAVE_WEIGHTS}", "--set", "train.write_tflite=false"]
-    assert fit_main(args) == 0
-    saved = keras.saving.load_model(run_dir / "colorizer.keras", compile=False)
-    assert saved.get_layer("backbone") is not None
 
 
 def test_a_missing_weight_package_is_one_line(small_dataset, tmp_path, monkeypatch, capsys):
@@ -181,3 +165,74 @@ def test_export_keeps_every_tolerance(small_dataset, tmp_path):
     )
     assert report["passed"], [(e["variant"], e.get("mean_abs_diff")) for e in report["variants"]]
     assert [e["variant"] for e in report["variants"]] == list(variants)
+
+
+def _moved(before, variables):
+    return [bool(np.abs(b - v.numpy()).max() > 0) for b, v in zip(before, variables, strict=True)]
+
+
+def _freeze_protocol(family):
+    """Epoch 1 under FreezeBackbone(1), then epoch 2; what test_frozen_encoder_... checks."""
+    from keras_colorize.training.callbacks import FreezeBackbone
+
+    config = _config(family, **{"train.backbone_lr_multiplier": 0.1})
+    trainer = build_trainer(config.model, config.train, UNIFORM_PRIOR).compile_for(config.train)
+    trainer.build_variables(SIZE)
+    result = {
+        "learning_rate": config.train.learning_rate,
+        "backbone_learning_rate": trainer.backbone_learning_rate,
+    }
+    encoder = trainer.backbone.trainable_variables
+    mine = {id(v) for v in encoder}
+    decoder = [v for v in trainer.network.trainable_variables if id(v) not in mine]
+    start = [v.numpy().copy() for v in encoder]
+    head_start = [v.numpy().copy() for v in decoder]
+    l_norm, ab_norm = _batch()
+    trainer.fit(l_norm, ab_norm, batch_size=4, epochs=1, callbacks=[FreezeBackbone(1)], verbose=0)
+    result["encoder_moved_in_epoch_1"] = any(_moved(start, encoder))
+    result["decoder_moved_in_epoch_1"] = any(_moved(head_start, decoder))
+    trainer.fit(
+        l_norm,
+        ab_norm,
+        batch_size=4,
+        epochs=2,
+        initial_epoch=1,
+        callbacks=[FreezeBackbone(1)],
+        verbose=0,
+    )
+    result["backbone_rate_after"] = float(trainer.backbone_optimizer.learning_rate)
+    result["encoder_moved_after"] = any(_moved(start, encoder))
+    return result
+
+
+# The tests reading the background process's results.
+
+
+@pytest.fixture(scope="module")
+def frozen(background):
+    code, stdout, report = command_result(background["frozen"])
+    assert code == 0, report
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+# Classification shares regression's path (apply_network_gradients); the GAN has its own step.
+@pytest.mark.parametrize("family", FROZEN_FAMILIES)
+def test_frozen_encoder_waits_then_learns_slower(frozen, family):
+    result = frozen[family]  # _freeze_protocol(family), in the background process
+    assert result["backbone_learning_rate"] == pytest.approx(0.1 * result["learning_rate"])
+    assert not result["encoder_moved_in_epoch_1"], "the frozen encoder moved in epoch 1"
+    assert result["decoder_moved_in_epoch_1"], "the decoder did not learn"
+    assert result["backbone_rate_after"] == pytest.approx(result["backbone_learning_rate"])
+    assert result["encoder_moved_after"], "the encoder never learned after the freeze"
+
+
+def test_fit_flags_train_a_backbone_run(background):
+    code, _, report = command_result(background["fit"])
+    assert code == 0, report
+    saved = keras.saving.load_model(background["run_dir"] / "colorizer.keras", compile=False)
+    assert saved.get_layer("backbone") is not None
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["frozen"]:
+        print(json.dumps({family: _freeze_protocol(family) for family in FROZEN_FAMILIES}))

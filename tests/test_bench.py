@@ -139,6 +139,7 @@ def test_quick_bench_inference_section(quick_report):
 def test_quick_bench_colorize_runs_tflite_and_keras_on_12_and_1_megapixel(quick_report):
     _, report, text = quick_report
     colorize = report["inference"]["colorize"]
+    assert colorize["concurrent"]  # --quick starts every run at once
     rows = {(row["model"], row["photo"]): row for row in colorize["photos"]}
     assert set(rows) == {
         (model, photo) for model in (".tflite", ".keras") for photo in ("4000x3000", "1152x864")
@@ -171,6 +172,7 @@ def test_quick_bench_colorize_runs_tflite_and_keras_on_12_and_1_megapixel(quick_
 @pytest.mark.slow
 def test_quick_bench_scaling_section_and_targets(quick_report):
     _, report, _ = quick_report
+    assert report["scaling"]["concurrent"]  # --quick starts the set-ups beside the other sections
     rows = report["scaling"]["rows"]
     assert [(r["strategy"], r["replicas"], r["workers"]) for r in rows] == [
         ("mirrored", 1, 1),
@@ -265,24 +267,19 @@ def test_analytic_train_flops_match_a_count_by_hand():
     assert flops.analytic_train_flops(gan, 8) == 3 * 22016 + (2 + 4 + 1) * 1536
 
 
-def test_counted_flops_match_the_analytic_count_for_a_plain_network(small_dataset):
-    """Regression net: convolutions are nearly all its FLOPs, so both counts agree."""
-    import keras
-    import tensorflow as tf
+@pytest.mark.slow
+def test_counted_flops_match_the_analytic_count_for_a_plain_network(quick_report):
+    """Regression net: convolutions are nearly all its FLOPs, so both counts agree.
 
-    from benchmarks import flops
-    from benchmarks.training import build_bench_trainer
-    from keras_colorize.config import make_config
-
-    keras.mixed_precision.set_global_policy("float32")
-    config = make_config("regression", "tiny", {"train.batch_size": 2})
-    trainer = build_bench_trainer(config, None)
-    batch = (tf.zeros((2, 32, 32, 1)), tf.zeros((2, 32, 32, 2)))
-    trainer.fit(tf.data.Dataset.from_tensors(batch), epochs=1, shuffle=False, verbose=0)
-    counted = flops.counted_train_flops(trainer, 2, 32)
-    analytic = flops.analytic_train_flops(trainer, 32)
-    assert 0.9 < counted["flops_per_image"] / analytic < 1.1
-    assert "Conv2D" in counted["by_op_type"]
+    The quick run's training section counts them (benchmarks.flops.counted_train_flops
+    and analytic_train_flops on the trained tiny regression), so no second trainer is built.
+    """
+    _, report, _ = quick_report
+    rows = [row for row in report["training"] if row["family"] == "regression"]
+    assert rows
+    for row in rows:
+        assert 0.9 < row["flops_per_image"] / row["analytic_flops_per_image"] < 1.1, row
+        assert "Conv2D" in row["flops_by_op_type"]
 
 
 def test_bench_on_a_missing_folder_is_a_usage_error(tmp_path, capsys):

@@ -4,7 +4,8 @@ Every scenario needs a fresh TensorFlow process: logical CPU devices and
 collective ops can only be configured before TensorFlow initialises. So the
 tests run subprocesses: `python -m keras_colorize.fit`, or this file itself
 (`python tests/test_distribute.py step-equivalence DATASET`) for the
-one-step comparison.
+one-step comparison. The two single-process scenarios (1 and 2) run at once,
+in the background from the module's first test (single_process_runs).
 """
 
 import csv
@@ -18,6 +19,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import BackgroundCommands, command_result, start_with_first_test
 
 from keras_colorize.training.distribute import local_worker_addresses
 
@@ -32,9 +34,11 @@ RELATIVE_TOLERANCE = 1e-3
 
 
 def _env():
-    """The subprocesses' environment: the checkout importable, less TF log noise."""
+    """The workers' environment: the checkout importable, less TF log noise, and one thread
+    for TensorFlow's ops in each (two workers on two cores would otherwise run four)."""
     paths = [ROOT, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(TF_NUM_INTRAOP_THREADS="1", OMP_NUM_THREADS="1")
     env.pop("TF_CONFIG", None)
     return env
 
@@ -139,13 +143,36 @@ def _compare(labels, w0, w1, w2):
 
 
 @pytest.fixture(scope="module")
-def step_comparison(small_dataset):
-    command = [sys.executable, os.path.abspath(__file__), "step-equivalence", small_dataset]
-    result = subprocess.run(
-        command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
+def single_process_runs(small_dataset, tmp_path_factory):
+    """Futures of (exit code, stdout, stderr) of the step comparison ("step") and of the CLI
+    under MirroredStrategy ("mirrored", its run dir "mirrored_run"), both started at once."""
+    commands = BackgroundCommands(lanes=2, timeout=300, threads=1)
+    step = commands.start(
+        [sys.executable, os.path.abspath(__file__), "step-equivalence", small_dataset]
     )
-    assert result.returncode == 0, _tail(result.stderr)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    # The GAN (two optimizers, custom train_step); 2 epochs, because from the
+    # second epoch on Keras' evaluate re-reads its validation iterator.
+    run_dir = str(tmp_path_factory.mktemp("mirrored") / "run")
+    mirrored = commands.python_module(
+        "keras_colorize.fit", "--model", "gan", "--preset", "tiny",
+        "--data", small_dataset, "--run-dir", run_dir, "--epochs", "2",
+        "--strategy", "mirrored", "--cpu-replicas", "2", "--quiet",
+        "--set", "train.write_tflite=false",
+    )  # fmt: skip
+    yield {"step": step, "mirrored": mirrored, "mirrored_run": run_dir}
+    commands.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def start_single_process_runs(request):
+    start_with_first_test(request, "single_process_runs")
+
+
+@pytest.fixture(scope="module")
+def step_comparison(single_process_runs):
+    code, stdout, report = command_result(single_process_runs["step"])
+    assert code == 0, report
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
@@ -180,21 +207,11 @@ def _read_losses(run_dir):
 
 
 @pytest.mark.slow
-def test_fit_cli_mirrored_two_cpu_replicas(small_dataset, tmp_path):
-    # The GAN (two optimizers, custom train_step); 2 epochs, because from the
-    # second epoch on Keras' evaluate re-reads its validation iterator.
-    run_dir = str(tmp_path / "run")
-    command = [
-        sys.executable, "-m", "keras_colorize.fit", "--model", "gan", "--preset", "tiny",
-        "--data", small_dataset, "--run-dir", run_dir, "--epochs", "2",
-        "--strategy", "mirrored", "--cpu-replicas", "2", "--quiet",
-        "--set", "train.write_tflite=false",
-    ]  # fmt: skip
-    result = subprocess.run(
-        command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stdout + _tail(result.stderr)
-    assert "2 replica(s)" in result.stdout
+def test_fit_cli_mirrored_two_cpu_replicas(single_process_runs):
+    run_dir = single_process_runs["mirrored_run"]  # the command is in single_process_runs
+    code, stdout, report = command_result(single_process_runs["mirrored"])
+    assert code == 0, report
+    assert "2 replica(s)" in stdout
     assert os.path.exists(os.path.join(run_dir, "colorizer.keras"))
     rows = _read_losses(run_dir)
     assert [row["epoch"] for row in rows] == [0, 1]

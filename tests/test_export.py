@@ -4,7 +4,10 @@ No tensorflow_model_server binary or Docker engine exists on the development
 machine, so the exported models are run by the real `saved_model_cli` binary
 and by the TF1 session loader (`tf.compat.v1.saved_model.loader.load`), the
 same C++ loading path TF Serving uses, and a real `PredictRequest` is built.
-Models are tiny (32 px working size) and trained for two steps.
+Models are tiny (32 px working size) and trained for two epochs of three steps:
+the session's shared runs (conftest.tiny_run), whose artefacts test_fit checks.
+The two saved_model_cli processes run in the background while the other tests
+run; their tests come last.
 """
 
 import base64
@@ -12,14 +15,13 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import photo_paths
+from conftest import BackgroundCommands, command_result, photo_paths, start_with_first_test
 from PIL import Image
 
 from keras_colorize import artifacts as A
@@ -27,7 +29,6 @@ from keras_colorize import export
 from keras_colorize.color import tf_lab
 from keras_colorize.config import make_config
 from keras_colorize.families import build_trainer
-from keras_colorize.fit import main as fit_main
 from keras_colorize.inference.backends import load_backend
 from keras_colorize.serving import saved_model
 from keras_colorize.training.run_dir import load_colorizer_from_run
@@ -49,10 +50,6 @@ SIGNATURES = {
     ),
 }
 CLASSIFICATION_T = 0.5  # exported instead of the trained 0.38, to prove --temperature
-
-
-def _quiet_env():
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _saved_model_cli():
@@ -82,18 +79,9 @@ def _error_line(capsys):
 
 
 @pytest.fixture(scope="module")
-def runs(small_dataset, tmp_path_factory):
-    """{family: run dir} of tiny runs, trained once for the module."""
-    root = tmp_path_factory.mktemp("runs")
-    result = {}
-    for family in FAMILIES:
-        run_dir = str(root / family)
-        args = ["--model", family, "--data", small_dataset, "--run-dir", run_dir, "--preset"]
-        args += ["tiny", "--set", "train.steps_per_epoch=2", "--epochs", "1", "--quiet"]
-        assert fit_main(args) == 0
-        result[family] = run_dir
-    keras.mixed_precision.set_global_policy("float32")
-    return result
+def runs(tiny_run):
+    """{family: run dir} of tiny runs, trained once for the session (conftest.tiny_run)."""
+    return {family: tiny_run(family) for family in FAMILIES}
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +100,39 @@ def exported(runs, tmp_path_factory):
     return result
 
 
+@pytest.fixture(scope="module")
+def saved_model_cli(exported, tmp_path_factory):
+    """`saved_model_cli show` and `run` on the regression export, in background processes
+    started with the module's first test: futures of (exit code, stdout, stderr)."""
+    gray = _photo(24, 16)[..., :1]  # (16, 24, 1): a gray image as a literal expression
+    out_dir = tmp_path_factory.mktemp("saved_model_cli") / "out"
+    commands = BackgroundCommands(lanes=2, threads=1)
+    show = commands.start([_saved_model_cli(), "show", "--dir", exported["regression"], "--all"])
+    run = commands.start(
+        [
+            _saved_model_cli(),
+            "run",
+            "--dir",
+            exported["regression"],
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            f"images={[gray.tolist()]}",
+            "--outdir",
+            str(out_dir),
+        ]
+    )
+    yield {"show": show, "run": run, "out_dir": out_dir}
+    commands.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def start_saved_model_cli(request):
+    start_with_first_test(request, "saved_model_cli")
+
+
 def _colorizer(run_dir, temperature=None):
     """A fresh copy of the run's Keras colorizer (export mutates the temperature of its own)."""
     model = keras.saving.load_model(os.path.join(run_dir, "colorizer.keras"), compile=False)
@@ -126,51 +147,6 @@ def _reference(run_dir, images, temperature=None):
 
 def _temperature(family):
     return CLASSIFICATION_T if family == "classification" else None
-
-
-def test_saved_model_cli_shows_the_three_signatures(exported):
-    result = subprocess.run(
-        [_saved_model_cli(), "show", "--dir", exported["regression"], "--all"],
-        capture_output=True,
-        text=True,
-        env=_quiet_env(),
-        check=True,
-    )
-    text = result.stdout
-    for name, (inputs, outputs) in SIGNATURES.items():
-        start = text.index(f"signature_def['{name}']")
-        block = text[start : text.index("Method name is", start)]
-        for kind, tensors in (("inputs", inputs), ("outputs", outputs)):
-            for key, (dtype, shape) in tensors.items():
-                entry = block[block.index(f"{kind}['{key}']") :]
-                assert f"dtype: {dtype}" in entry.splitlines()[1], (name, key)
-                assert f"shape: {shape}" in entry.splitlines()[2], (name, key)
-
-
-def test_saved_model_cli_runs_serving_default(exported, tmp_path):
-    gray = _photo(24, 16)[..., :1]  # (16, 24, 1): a gray image as a literal expression
-    out_dir = tmp_path / "out"
-    subprocess.run(
-        [
-            _saved_model_cli(),
-            "run",
-            "--dir",
-            exported["regression"],
-            "--tag_set",
-            "serve",
-            "--signature_def",
-            "serving_default",
-            "--input_exprs",
-            f"images={[gray.tolist()]}",
-            "--outdir",
-            str(out_dir),
-        ],
-        capture_output=True,
-        env=_quiet_env(),
-        check=True,
-    )
-    colorized = np.load(out_dir / "colorized.npy")
-    assert colorized.shape == (1, 16, 24, 3) and colorized.dtype == np.uint8
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -246,6 +222,7 @@ def test_l_to_ab_and_metadata_serve_the_inference_runtime(runs, exported, family
         "temperature": _temperature(family),
         "stride": 8,
         "format_version": 1,
+        "guided": False,
     }
     backend = load_backend(exported[family])  # the colorize runtime's loader
     assert backend.working_size == 32
@@ -397,7 +374,8 @@ def test_user_mistakes_are_one_line_errors(runs, tmp_path, capsys):
     assert "colorizer.keras does not load" in _error_line(capsys)
 
     os.remove(corrupt / "colorizer.keras")
-    (corrupt / "checkpoints" / "epoch-0001.weights.h5").write_bytes(b"garbage")
+    for checkpoint in (corrupt / "checkpoints").iterdir():  # epoch-0001 and epoch-0002
+        checkpoint.write_bytes(b"garbage")
     assert run(corrupt) == 2
     assert "does not load" in _error_line(capsys)
 
@@ -405,3 +383,26 @@ def test_user_mistakes_are_one_line_errors(runs, tmp_path, capsys):
     assert run(corrupt) == 2
     assert "neither" in _error_line(capsys)
     assert not os.path.exists(out)
+
+
+# The real saved_model_cli binary ran in the background (saved_model_cli): its results.
+
+
+def test_saved_model_cli_shows_the_three_signatures(saved_model_cli):
+    code, text, report = command_result(saved_model_cli["show"])
+    assert code == 0, report
+    for name, (inputs, outputs) in SIGNATURES.items():
+        start = text.index(f"signature_def['{name}']")
+        block = text[start : text.index("Method name is", start)]
+        for kind, tensors in (("inputs", inputs), ("outputs", outputs)):
+            for key, (dtype, shape) in tensors.items():
+                entry = block[block.index(f"{kind}['{key}']") :]
+                assert f"dtype: {dtype}" in entry.splitlines()[1], (name, key)
+                assert f"shape: {shape}" in entry.splitlines()[2], (name, key)
+
+
+def test_saved_model_cli_runs_serving_default(saved_model_cli):
+    code, _, report = command_result(saved_model_cli["run"])
+    assert code == 0, report
+    colorized = np.load(saved_model_cli["out_dir"] / "colorized.npy")
+    assert colorized.shape == (1, 16, 24, 3) and colorized.dtype == np.uint8

@@ -2,12 +2,14 @@
 
 import csv
 import os
+import pathlib
 import shutil
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY_RUN_ARGS
 from PIL import Image
 
 from keras_colorize.data import schema
@@ -42,10 +44,10 @@ def _error_line(capsys):
 
 
 @pytest.mark.parametrize("family", ["regression", "classification", "gan"])
-def test_fit_writes_every_artefact(small_dataset, tmp_path, family):
-    run = tmp_path / "run"
-    settings = ["--epochs", "2", "--precision", "mixed_bfloat16", "--set", "train.write_tflite=1"]
-    assert _fit(small_dataset, run, family, *settings) == 0
+def test_fit_writes_every_artefact(tiny_run, family):
+    # 2 epochs of 3 steps, mixed_bfloat16, with the .tflite twin (conftest.TINY_RUN_ARGS); the
+    # runs are the session's, which test_export exports, trained by the first test asking.
+    run = pathlib.Path(tiny_run(family))
     names = set(os.listdir(run))
     expected = {"config.json", "checkpoints", "logs", "losses.csv", "colorizer.keras"}
     assert expected | {"colorizer.tflite"} <= names
@@ -112,11 +114,13 @@ def test_killed_run_resumes_from_its_backup(small_dataset, tmp_path, monkeypatch
     assert len(_losses(run)) == 3
 
 
-def test_different_config_in_run_dir_is_refused(small_dataset, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert _fit(small_dataset, run, "regression") == 0
+def test_different_config_in_run_dir_is_refused(small_dataset, tiny_run, tmp_path, capsys):
+    # A copy of the session's finished regression run, and the very command that made it
+    # but for the learning rate.
+    run = shutil.copytree(tiny_run("regression"), tmp_path / "run")
     before = sorted(os.listdir(run))
-    assert _fit(small_dataset, run, "regression", "--learning-rate", "0.5") == 2
+    args = ["--model", "regression", "--data", small_dataset, "--run-dir", str(run)]
+    assert main([*args, *TINY_RUN_ARGS, "--learning-rate", "0.5"]) == 2
     assert "train.learning_rate" in _error_line(capsys)
     assert sorted(os.listdir(run)) == before
 
