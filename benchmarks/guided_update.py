@@ -12,28 +12,17 @@ same run also times a reference: a 1024 x 1024 float32 numpy matmul.
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 import cv2
 import numpy as np
 
+from benchmarks.inference import _median_ms
 from keras_colorize import artifacts as A
 
 PREVIEW_SIDE = 512
 POINTS = 10
-
-
-def _median_ms(function, repeats):
-    function()  # warm-up: first-call allocations and tracing
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
 
 
 def _preview(path):
@@ -80,7 +69,7 @@ def measure(model_dir, photo, repeats):
     warm = np.zeros((64, 64, 3), np.uint8) + np.array([230, 120, 40], np.uint8)  # any colours
     reference = reference_from_photo(warm)
     a = np.random.default_rng(1).standard_normal((1024, 1024)).astype(np.float32)
-    rows = [("numpy 1024² matmul (reference)", _median_ms(lambda: a @ a, repeats), None)]
+    rows = [("numpy 1024² matmul (reference)", _median_ms(lambda: a @ a, 1, repeats), None)]
     with tempfile.TemporaryDirectory(prefix="guided-bench-") as scratch:
         for name, backend in _backends(model_dir, scratch):
             if not backend.guided:
@@ -90,9 +79,10 @@ def measure(model_dir, photo, repeats):
                 lambda b=backend, h=hints: colorize_images(
                     [preview], b, hints=[h], references=[reference]
                 ),
+                1,
                 repeats,
             )
-            plain = _median_ms(lambda b=backend: colorize_images([preview], b), repeats)
+            plain = _median_ms(lambda b=backend: colorize_images([preview], b), 1, repeats)
             rows.append((f"{name} (working size {backend.working_size})", guided, plain))
     return preview.shape, rows
 

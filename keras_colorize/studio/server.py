@@ -68,9 +68,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import cv2
 import numpy as np
 
-from keras_colorize import artifacts as A
 from keras_colorize.cli import INTERRUPTED, UsageError, error_line, report
-from keras_colorize.colorize import REPO_ROOT, open_backend
+from keras_colorize.colorize import DEFAULT_MODEL, find_model, open_backend
 from keras_colorize.guidance.hints import (
     HintError,
     hint_map,
@@ -84,8 +83,6 @@ PROG = "studio"
 HOST = "127.0.0.1"  # never another interface: the studio has no authentication
 DEFAULT_PORT = 8765
 PREVIEW_SIDE = 512  # long side of the preview the page edits; small enough for ~0.1 s updates
-# The shipped colorizer, which is guided (it takes the points).
-DEFAULT_MODEL = os.path.join(A.DEFAULT_MODEL_DIR, A.TFLITE_FILE)
 MAX_UPLOAD_BYTES = 200 * 2**20  # a photo or reference file; a 100 MP TIFF still fits
 MAX_JSON_BYTES = 2**20  # thousands of points
 _BUFFER_NAME = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
@@ -477,19 +474,6 @@ class StudioServer(ThreadingHTTPServer):
         self.studio = studio
         self.page = page
         super().__init__((HOST, port), Handler)
-
-
-def find_model(path):
-    """--model, else the shipped colorizer; UsageError if there is none."""
-    if path is not None:
-        if not os.path.exists(path):
-            raise UsageError(f"model {path} does not exist")
-        return path
-    for root in (REPO_ROOT, os.getcwd()):
-        candidate = os.path.join(root, DEFAULT_MODEL)
-        if os.path.exists(candidate):
-            return candidate
-    raise UsageError(f"no shipped model ({DEFAULT_MODEL}); pass --model")
 
 
 def parse_args(argv):
