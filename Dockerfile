@@ -16,15 +16,17 @@ FROM python:3.11-slim AS trainer
 WORKDIR /opt/keras-colorize
 COPY setup.py pyproject.toml README.md ./
 COPY keras_colorize/ keras_colorize/
-COPY data_prep/ data_prep/
+# The shipped colorizer goes into the wheel (setup.py copies it into the package).
+COPY models/colorizer/colorizer.tflite models/colorizer/config.json models/colorizer/
 RUN pip install --no-cache-dir ".[cpu]"
 WORKDIR /work
-# `docker run IMAGE keras_colorize.fit ...`, `... keras_colorize.export ...`, `... data_prep ...`
+# `docker run IMAGE keras_colorize.fit ...`, `... keras_colorize.export ...`,
+# `... keras_colorize.data_prep ...`, `... keras_colorize.colorize ...`
 ENTRYPOINT ["python", "-m"]
 CMD ["keras_colorize.fit", "--help"]
 
 # --- serving: TF Serving with the exported models/<name>/<version>/ tree ------
 FROM tensorflow/serving:${TF_SERVING_TAG} AS serving
 COPY models/ /models/
-# Must match keras_colorize.export.DEFAULT_MODEL_NAME, the default --out models/colorizer.
+# Must match keras_colorize.artifacts.DEFAULT_MODEL_NAME, export's default --out models/colorizer.
 ENV MODEL_NAME=colorizer

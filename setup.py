@@ -1,6 +1,10 @@
 """Package metadata and console scripts: the single source for both."""
 
+import os
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 TF_VERSION = "2.21.0"
 # What training, export and evaluation need beside TensorFlow itself.
@@ -11,6 +15,27 @@ TRAINING = [
     "scipy>=1.11",  # evaluate's Levin et al. baseline for colour hints (sparse solve)
 ]
 
+# The shipped colorizer (models/colorizer/, one copy in the repository) goes into
+# the wheel as keras_colorize/shipped/, where keras_colorize.inference.shipped
+# finds it when the package is installed anywhere (an editable install reads
+# models/colorizer/ directly).
+SHIPPED_SOURCE = os.path.join("models", "colorizer")
+SHIPPED_FILES = ("colorizer.tflite", "config.json")
+
+
+class BuildWithShippedModel(build_py):
+    """build_py that also copies the shipped colorizer into the built package."""
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "keras_colorize", "shipped")
+        os.makedirs(target, exist_ok=True)
+        for name in SHIPPED_FILES:
+            source = os.path.join(SHIPPED_SOURCE, name)
+            if os.path.exists(source):
+                shutil.copy2(source, os.path.join(target, name))
+
+
 setup(
     name="keras-colorize",
     version="0.1.0",
@@ -18,9 +43,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(
-        include=["keras_colorize", "keras_colorize.*", "data_prep", "data_prep.*"]
-    ),
+    packages=find_packages(include=["keras_colorize", "keras_colorize.*"]),
     # The studio's page, served from the package.
     package_data={"keras_colorize.studio": ["page.html", "page.js", "page.css"]},
     # Colorizing with a .tflite model needs only these: no TensorFlow, no Keras.
@@ -50,14 +73,15 @@ setup(
             "playwright>=1.40",
         ],
     },
+    cmdclass={"build_py": BuildWithShippedModel},
     entry_points={
         "console_scripts": [
-            "keras-colorize-prep=data_prep.cli:main",
+            "keras-colorize=keras_colorize.colorize:main",
+            "keras-colorize-prep=keras_colorize.data_prep.__main__:main",
             "keras-colorize-fit=keras_colorize.fit:main",
             "keras-colorize-export=keras_colorize.export:main",
-            "colorize=keras_colorize.colorize:main",
             "keras-colorize-evaluate=keras_colorize.evaluate:main",
-            "keras-colorize-studio=keras_colorize.studio.server:main",
+            "keras-colorize-studio=keras_colorize.studio.__main__:main",
         ],
     },
 )

@@ -48,6 +48,8 @@ AB_KEY = "ab_norm"
 # under models/, which the image copies whole.
 DEFAULT_MODEL_NAME = "colorizer"
 DEFAULT_MODEL_DIR = os.path.join("models", DEFAULT_MODEL_NAME)
+# The installed package's copy of the shipped colorizer (keras_colorize/shipped/).
+SHIPPED_PACKAGE_DIR = "shipped"
 
 
 def checkpoints(run_dir):

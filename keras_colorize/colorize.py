@@ -26,19 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_colorize import artifacts as A
 from keras_colorize.cli import INTERRUPTED, SOME_FAILED, UsageError, report
 from keras_colorize.inference.backends import MIN_WORKING_SIZE
+from keras_colorize.inference.shipped import SHIPPED_MODEL, find_model
 from keras_colorize.io.folders import image_files, is_image_name
 from keras_colorize.io.images import IMAGE_EXTENSIONS, ImageReadError, read_image
 from keras_colorize.io.png import write_png
 
 PROG = "colorize"
-# The shipped default colorizer, as the .tflite that runs without TensorFlow
-# (models/README.md), looked up under the repository root of this package and,
-# for an installed package, under the current directory.
-DEFAULT_MODEL = os.path.join(A.DEFAULT_MODEL_DIR, A.TFLITE_FILE)
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = "colorized"
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
 JPEG_QUALITY = 95
@@ -94,7 +89,7 @@ def parse_args(argv):
     parser.add_argument(
         "--model",
         metavar="PATH",
-        help=f"a SavedModel folder, .keras or .tflite file (default: the shipped {DEFAULT_MODEL})",
+        help=f"a SavedModel folder, .keras or .tflite file (default: the shipped {SHIPPED_MODEL})",
     )
     parser.add_argument(
         "--format",
@@ -215,22 +210,6 @@ def plan_jobs(found, out_dir, extension, compare, overwrite):
     return jobs, refused
 
 
-def find_model(path):
-    """The --model path, or the shipped default; raises UsageError if there is none."""
-    if path is not None:
-        if not os.path.exists(path):
-            raise UsageError(f"model {path} does not exist")
-        return path
-    for root in (REPO_ROOT, os.getcwd()):
-        candidate = os.path.join(root, DEFAULT_MODEL)
-        if os.path.exists(candidate):
-            return candidate
-    raise UsageError(
-        f"no shipped model yet ({DEFAULT_MODEL}); "
-        "train one with python -m keras_colorize.fit and pass --model"
-    )
-
-
 def wants_guidance(args):
     return bool(args.hints or args.hint_image or args.reference)
 
@@ -251,7 +230,7 @@ def load_guidance(args, jobs, backend):
 
     if not backend.guided:
         raise UsageError(
-            f"{args.model or DEFAULT_MODEL} takes no hints: use a guided model "
+            f"{args.model or SHIPPED_MODEL} takes no hints: use a guided model "
             "(the shipped one, or train one with fit --guided)"
         )
     hint_map = reference = None

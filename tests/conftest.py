@@ -30,7 +30,7 @@ def small_dataset(tmp_path_factory):
 
     Session-scoped: built once, read by many tests, never modified by them.
     """
-    from data_prep.build import BuildOptions, build_dataset
+    from keras_colorize.data_prep.build import BuildOptions, build_dataset
 
     src = tmp_path_factory.mktemp("src")
     for path in photo_paths():

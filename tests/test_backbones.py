@@ -35,7 +35,7 @@ from keras_colorize.models.backbones import (
     pretrained_weights_path,
     torch_layer_map,
 )
-from keras_colorize.models.backbones.convert import main as convert_main
+from keras_colorize.models.backbones.__main__ import main as convert_main
 from keras_colorize.models.backbones.torch_legacy import LEGACY_MAGIC, LEGACY_PROTOCOL
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "data", "efficientnet_lite_reference.npz")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_colorize import colorize
 from keras_colorize.colorize import main
 from tests.conftest import photo_paths
 
@@ -202,12 +201,15 @@ def test_unreadable_files_are_skipped_and_reported(model, tmp_path, capsys):
 
 
 def test_no_shipped_model_is_one_clear_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(colorize, "DEFAULT_MODEL", "models/no-such/colorizer.tflite")
+    from keras_colorize.inference import shipped
+
+    monkeypatch.setattr(shipped, "SHIPPED_CANDIDATES", (str(tmp_path / "no-such.tflite"),))
     source = _save(_gray(), tmp_path / "a.png")
     assert main([str(source), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == (
-        "colorize: error: no shipped model yet (models/no-such/colorizer.tflite); "
-        "train one with python -m keras_colorize.fit and pass --model\n"
+        "colorize: error: this install has no shipped model (models/colorizer/colorizer.tflite); "
+        "reinstall keras-colorize, or train one with python -m keras_colorize.fit and pass "
+        "--model\n"
     )
     assert not (tmp_path / "out").exists()
 

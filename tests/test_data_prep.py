@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from data_prep.build import BuildOptions, DataPrepError, build_dataset
-from data_prep.cli import main
-from data_prep.splits import assign_split
 from keras_colorize import constants as C
 from keras_colorize.data import schema
+from keras_colorize.data_prep.__main__ import main
+from keras_colorize.data_prep.build import BuildOptions, DataPrepError, build_dataset
+from keras_colorize.data_prep.splits import assign_split
 from tests.conftest import photo_paths
 
 

@@ -7,11 +7,12 @@ from PIL import Image
 
 from keras_colorize import artifacts as A
 from keras_colorize.color.fullres import lightness
-from keras_colorize.colorize import DEFAULT_MODEL, REPO_ROOT, main
+from keras_colorize.colorize import main
 from keras_colorize.evaluation.metrics import image_metrics
+from keras_colorize.inference.shipped import REPO_ROOT, SHIPPED_MODEL
 
 EXAMPLES = os.path.join(REPO_ROOT, "examples")
-SHIPPED = os.path.join(REPO_ROOT, DEFAULT_MODEL)
+SHIPPED = os.path.join(REPO_ROOT, SHIPPED_MODEL)
 
 
 def test_shipped_model_is_present_and_small():

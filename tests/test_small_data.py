@@ -11,8 +11,8 @@ import shutil
 import keras
 import pytest
 
-from data_prep.cli import main as data_prep_main
 from keras_colorize import artifacts as A
+from keras_colorize.data_prep.__main__ import main as data_prep_main
 from keras_colorize.evaluate import main as evaluate_main
 from keras_colorize.export import main as export_main
 from keras_colorize.fit import main as fit_main

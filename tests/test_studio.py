@@ -55,7 +55,7 @@ SETTLED = (
 # the TensorFlow / Keras modules it imported (none, for a .tflite model).
 SERVE = """
 import json, sys
-from keras_colorize.studio.server import main
+from keras_colorize.studio.__main__ import main
 code = main(sys.argv[1:])
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
 print(json.dumps({"code": code, "loaded": loaded}), flush=True)
@@ -212,7 +212,7 @@ def test_a_model_without_hints_refuses_them_in_one_line(photo, automatic_model):
 
 
 def test_command_line_mistakes_are_one_line_and_exit_2(tmp_path, capsys):
-    from keras_colorize.studio.server import main
+    from keras_colorize.studio.__main__ import main
 
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"not a jpeg")

@@ -76,7 +76,7 @@ def test_colorize_a_keras_model_without_tensorflow_is_one_line(tmp_path):
         ("keras_colorize.fit", "fit", ["--model", "gan", "--data", "d", "--run-dir", "r"]),
         ("keras_colorize.export", "export", ["--run-dir", "r"]),
         ("keras_colorize.evaluate", "evaluate", ["--images", "i", "--out", "o"]),
-        ("data_prep.cli", "data_prep", ["--src", "s", "--out", "o"]),
+        ("keras_colorize.data_prep.__main__", "data_prep", ["--src", "s", "--out", "o"]),
     ],
 )
 def test_training_commands_name_the_missing_extra_in_one_line(module, prog, args):
@@ -89,7 +89,11 @@ def test_training_commands_name_the_missing_extra_in_one_line(module, prog, args
 
 def test_the_base_install_needs_neither_tensorflow_nor_keras():
     tree = ast.parse(open(os.path.join(ROOT, "setup.py"), encoding="utf-8").read())
-    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.func.id == "setup")
+    call = next(
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "setup"
+    )
     requires = next(k.value for k in call.keywords if k.arg == "install_requires")
     names = [ast.literal_eval(item).split(">")[0].split("=")[0] for item in requires.elts]
     assert "ai-edge-litert" in names

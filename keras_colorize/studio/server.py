@@ -49,17 +49,14 @@ another origin, is refused (403): a web page elsewhere cannot reach the
 studio through DNS rebinding or a cross-site form.
 """
 
-import argparse
 import io
 import itertools
 import json
 import os
 import re
-import sys
 import threading
 import time
 import traceback
-import webbrowser
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,15 +65,14 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import cv2
 import numpy as np
 
-from keras_colorize.cli import INTERRUPTED, UsageError, error_line, report
-from keras_colorize.colorize import DEFAULT_MODEL, find_model, open_backend
+from keras_colorize.cli import UsageError, error_line
 from keras_colorize.guidance.hints import (
     HintError,
     hint_map,
     parse_hints,
     reference_from_photo,
 )
-from keras_colorize.io.images import ImageReadError, decode_image, read_image
+from keras_colorize.io.images import ImageReadError, decode_image
 from keras_colorize.io.png import write_png
 
 PROG = "studio"
@@ -249,7 +245,7 @@ class Studio:
         return png_bytes(rgb)
 
 
-def _read_page():
+def read_page():
     """{url path: (bytes, content type)} of the page's files; UsageError if one is missing."""
     folder = os.path.dirname(os.path.abspath(__file__))
     files = {}
@@ -474,89 +470,3 @@ class StudioServer(ThreadingHTTPServer):
         self.studio = studio
         self.page = page
         super().__init__((HOST, port), Handler)
-
-
-def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=(
-            "Colorize a photo interactively in the browser: click to place colour points, "
-            "drag them, compare before and after, download the full-size result."
-        ),
-        epilog="Exit codes: 0 stopped with Ctrl-C, 2 usage error.",
-    )
-    parser.add_argument("photo", help="the photo to colorize (gray or colour: only L is used)")
-    parser.add_argument(
-        "--model",
-        metavar="PATH",
-        help=(f"a .tflite, .keras or SavedModel colorizer (default: the shipped {DEFAULT_MODEL})"),
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=DEFAULT_PORT,
-        help=f"port on {HOST} (default {DEFAULT_PORT}; 0 picks a free one)",
-    )
-    parser.add_argument(
-        "--no-browser", action="store_true", help="print the URL but do not open a browser"
-    )
-    args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        parser.error("--port must be in 0..65535")
-    return args
-
-
-def _start(args):
-    """Everything before serving; raises UsageError for the user's mistakes."""
-    try:
-        image = read_image(args.photo)
-    except ImageReadError as error:
-        raise UsageError(f"{args.photo}: {error}") from None
-    page = _read_page()
-    model = find_model(args.model)
-    # TensorFlow's C++ start-up INFO lines (a .keras model or SavedModel) mean nothing here.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    backend = open_backend(model, None)
-    studio = Studio(backend, model)
-    studio.load_photo(image, os.path.basename(args.photo))
-    try:
-        server = StudioServer(args.port, studio, page)
-    except OSError as error:
-        raise UsageError(
-            f"cannot listen on {HOST}:{args.port} ({error.strerror or error}); "
-            "pass another --port, or --port 0 for a free one"
-        ) from None
-    return server
-
-
-def main(argv=None):
-    """Serves the studio until Ctrl-C; returns 0 then, 2 on a usage error."""
-    try:
-        args = parse_args(argv)
-    except SystemExit as stop:  # argparse has printed its message (or --help)
-        return stop.code
-    try:
-        server = _start(args)
-    except UsageError as error:
-        return report(PROG, error)
-    except KeyboardInterrupt:  # Ctrl-C while the model loads
-        return INTERRUPTED
-    url = f"http://{HOST}:{server.server_address[1]}/"
-    studio = server.studio
-    if not studio.backend.guided:
-        print(
-            f"note: {studio.model_path} takes no colour points; the page colorizes "
-            "automatically only (a guided model, fit --guided, takes them)",
-            file=sys.stderr,
-        )
-    print(f"{PROG}: {url} (Ctrl-C stops)", flush=True)
-    if not args.no_browser:
-        # In a thread: some browsers (a terminal one) block webbrowser.open until they exit.
-        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print(f"{PROG}: stopped", file=sys.stderr)
-    finally:
-        server.server_close()
-    return 0

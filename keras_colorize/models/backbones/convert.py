@@ -13,20 +13,14 @@ built with the same arguments. Exit code 2 with a one-line error for a user
 mistake (unknown variant, wrong suffix, weight package missing, bad .pth).
 """
 
-import argparse
 import os
-import sys
 
-from keras_colorize.cli import UsageError, report
+from keras_colorize.cli import UsageError
 from keras_colorize.models.backbones.efficientnet_lite import (
-    VARIANTS,
-    PretrainedWeightsMissing,
-    WeightMappingError,
     build_efficientnet_lite,
     load_pretrained,
     pretrained_weights_path,
 )
-from keras_colorize.models.backbones.torch_legacy import LegacyCheckpointError
 
 PROG = "python -m keras_colorize.models.backbones"
 
@@ -51,45 +45,3 @@ def convert(variant, output, include_top=False, pth=None):
     os.makedirs(parent, exist_ok=True)
     model.save_weights(output)
     return model
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Convert EfficientNet-Lite ImageNet weights (.pth) to a Keras .weights.h5.",
-    )
-    parser.add_argument("variant", choices=sorted(VARIANTS), help="which EfficientNet-Lite")
-    parser.add_argument("output", help=f"file to write, ending in {WEIGHTS_SUFFIX}")
-    parser.add_argument(
-        "--include-top",
-        action="store_true",
-        help="also convert the 1000-class ImageNet classifier (fixed input size)",
-    )
-    parser.add_argument(
-        "--pth", help="read this legacy .pth instead of the one in the installed weight package"
-    )
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    """Converts; returns the exit code (2 for a user mistake)."""
-    args = parse_args(argv)
-    try:
-        model = convert(args.variant, args.output, include_top=args.include_top, pth=args.pth)
-    except (
-        UsageError,
-        PretrainedWeightsMissing,
-        LegacyCheckpointError,
-        WeightMappingError,
-    ) as error:
-        return report(PROG, error)
-    kind = "classifier" if args.include_top else "backbone"
-    print(
-        f"{PROG}: wrote {args.output} (EfficientNet-{args.variant.capitalize()} {kind}, "
-        f"{model.count_params():,} weights)"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

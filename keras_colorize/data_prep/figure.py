@@ -6,7 +6,7 @@ matplotlib.use("Agg")  # no display needed; set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from data_prep.process import crop_square, resize_short_side  # noqa: E402
+from keras_colorize.data_prep.process import crop_square, resize_short_side  # noqa: E402
 from keras_colorize.io.images import ImageReadError, read_image  # noqa: E402
 
 FIGURE_FILE = "colorfulness.png"

@@ -18,15 +18,15 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from data_prep.figure import FIGURE_FILE, plot_colorfulness
-from data_prep.prior import ab_grid_histogram
-from data_prep.process import ProcessOptions, process_file
-from data_prep.scan import scan_sources
-from data_prep.splits import assign_split
 from keras_colorize import __version__
 from keras_colorize import constants as C
 from keras_colorize.cli import UsageError
 from keras_colorize.data import schema
+from keras_colorize.data_prep.figure import FIGURE_FILE, plot_colorfulness
+from keras_colorize.data_prep.prior import ab_grid_histogram
+from keras_colorize.data_prep.process import ProcessOptions, process_file
+from keras_colorize.data_prep.scan import scan_sources
+from keras_colorize.data_prep.splits import assign_split
 from keras_colorize.io.images import IMAGE_EXTENSIONS
 
 STAGING_PREFIX = ".staging-"

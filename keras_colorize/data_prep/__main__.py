@@ -1,4 +1,9 @@
-"""Command line of the dataset builder: `python -m data_prep --src DIR [DIR ...] --out OUT`."""
+"""`python -m keras_colorize.data_prep --src DIR [DIR ...] --out OUT`: build a dataset.
+
+The command (``keras-colorize-prep``; ``python -m data_prep`` from a checkout):
+argparse and a call into keras_colorize.data_prep.build. Kept light: the
+build's spawned workers re-import this file.
+"""
 
 import argparse
 import os
@@ -11,7 +16,7 @@ PROG = "data_prep"
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m data_prep",
+        prog="python -m keras_colorize.data_prep",
         description=(
             "Build colourfulness-filtered TFRecord shards (train/val[/test]), the training "
             "ab prior and a manifest from folders of photos."
@@ -84,7 +89,7 @@ def main(argv=None):
     if missing := missing_tensorflow(PROG):
         return report(PROG, missing)
     # Imported here so that `--help` and argument errors answer without loading TensorFlow.
-    from data_prep.build import BuildOptions, DataPrepError, build_dataset
+    from keras_colorize.data_prep.build import BuildOptions, DataPrepError, build_dataset
 
     options = BuildOptions(
         image_size=args.image_size,
