@@ -197,8 +197,8 @@ def training_specs(items, presets, image_size, batch_size):
     Without --train items: each family at each preset's widths, a width shared
     by two presets timed once. The precision is added per run.
     """
-    from keras_colorize import families
     from keras_colorize.config import ConfigError, make_config
+    from keras_colorize.training import families
 
     base = {"train.image_size": image_size, "train.batch_size": batch_size}
     candidates = []
@@ -239,7 +239,7 @@ def training_specs(items, presets, image_size, batch_size):
 def _check_buildable(config):
     """Builds a --train network once, so that a width its builder refuses is a usage error."""
     from keras_colorize.config import ConfigError
-    from keras_colorize.families import build_float32_trainer
+    from keras_colorize.training.families import build_float32_trainer
 
     try:
         build_float32_trainer(config.model, config.train)

@@ -14,7 +14,7 @@ export (``<dir>/<N>/saved_model.pb``, ``<dir>/tflite/<N>/*.tflite``, as
 ``python -m keras_colorize.export`` writes them), else they are exported into
 a scratch folder with keras_colorize.serving.saved_model / keras_colorize.serving.tflite.
 So is the float32 L -> ab ``colorizer.tflite`` that fit writes beside
-``colorizer.keras`` (training.run_dir.save_colorizer_tflite), for the colorize
+``colorizer.keras`` (serving.tflite.save_colorizer_tflite), for the colorize
 command's runs (benchmarks.colorize).
 """
 
@@ -98,8 +98,7 @@ def prepare_artefacts(model_dir, data_dir, work_dir, variants, tflite_size=None,
         data_dir: a data_prep folder: int8 calibration and TFLite parity photos.
         work_dir: scratch folder for exports.
         variants: TFLite variants to export when the model dir has none.
-        tflite_size: fixed TFLite side; default tflite.DEFAULT_SIZE, with
-            quick the model's working size.
+        tflite_size: fixed TFLite side; default the model's working size.
 
     Returns:
         dict: keras, colorizer_tflite (the model dir's colorizer.tflite, else one
@@ -109,7 +108,8 @@ def prepare_artefacts(model_dir, data_dir, work_dir, variants, tflite_size=None,
     """
     from keras_colorize.serving import saved_model as serving
     from keras_colorize.serving import tflite
-    from keras_colorize.training.run_dir import load_colorizer_from_run, save_colorizer_tflite
+    from keras_colorize.serving.tflite import save_colorizer_tflite
+    from keras_colorize.training.run_dir import load_colorizer_from_run
 
     colorizer, config = load_colorizer_from_run(model_dir)
     working_size = serving.resolve_working_size(config)
@@ -125,7 +125,7 @@ def prepare_artefacts(model_dir, data_dir, work_dir, variants, tflite_size=None,
     tflite_source = "the model dir's export"
     if tflite_dir is None and variants:
         tflite_dir = os.path.join(work_dir, "tflite")
-        size = tflite_size or (working_size if quick else tflite.DEFAULT_SIZE)
+        size = tflite_size or working_size
         tflite_source = f"exported by the benchmark into a scratch folder, {size}x{size}"
         try:
             tflite.export_tflite(

@@ -119,7 +119,7 @@ def load_prior(data_dir, model_config):
     import numpy as np
 
     from keras_colorize.data import schema
-    from keras_colorize.families import family_of
+    from keras_colorize.training.families import family_of
 
     if not family_of(model_config).needs_prior:
         return None
@@ -128,7 +128,7 @@ def load_prior(data_dir, model_config):
 
 def build_bench_trainer(config, prior):
     """The family's trainer, compiled, with every variable created (in the current scope)."""
-    from keras_colorize.families import build_trainer
+    from keras_colorize.training.families import build_trainer
 
     trainer = build_trainer(config.model, config.train, prior).compile_for(config.train)
     trainer.build_variables(config.train.image_size)
@@ -163,7 +163,7 @@ def train_throughput(data_dir, config, steps=10, repeats=3, count_flops=True):
     import keras
 
     from benchmarks import flops as bench_flops
-    from keras_colorize.families import family_of
+    from keras_colorize.training.families import family_of
 
     model, train = config.model, config.train
     previous = keras.mixed_precision.global_policy()

@@ -20,7 +20,7 @@ CHECKPOINT_DIR = "checkpoints"
 BACKUP_DIR = "backup"
 LOGS_DIR = "logs"
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)\.weights\.h5$")
-CHECKPOINT_NAME = "epoch-{epoch:04d}.weights.h5"
+CHECKPOINT_NAME = "epoch-{epoch:04d}.weights.h5"  # what CHECKPOINT_PATTERN matches
 
 # Beside a .keras/.tflite file, and in a SavedModel's assets.extra/: the working
 # size, family, temperature and stride of the exported colorizer.
@@ -72,7 +72,6 @@ def newest_checkpoint(run_dir):
 
 
 # The .tflite variants export writes, as OUT/tflite/<N>/colorizer_<variant>.tflite,
-# at a fixed square input of TFLITE_DEFAULT_SIZE unless told otherwise.
+# at a fixed square input of the working size unless told otherwise.
 TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
-TFLITE_DEFAULT_SIZE = 256
 TFLITE_VARIANT_FILE = "colorizer_{variant}.tflite"

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 from keras_colorize import constants as C
+from keras_colorize.io.json_file import read_json
 
 FAMILIES = ("regression", "classification", "gan")
 # The encoder: each family's own, trained from scratch (the paper's), or an
@@ -47,7 +48,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     beta_1: float = 0.9
     weight_decay: float = 0.0
-    image_size: int = C.DEFAULT_IMAGE_SIZE
+    image_size: int = C.DEFAULT_WORKING_SIZE  # the working size: the network sees S x S
     steps_per_epoch: int = 0  # 0: one pass over the training split
     validation_batches: int = 0  # 0: the whole validation split
     l1_weight: float = 100.0  # gan: lambda of lambda*L1 + adversarial (pix2pix)
@@ -71,6 +72,9 @@ class TrainConfig:
     time_budget_minutes: float = 0.0  # stop after the epoch that ends past this; 0: no limit
     hint_stop_probability: float = 0.125  # guided: p of the geometric number of simulated hints
     reference_probability: float = 0.5  # guided: how often the target's own colours are given
+    # A colorizer.keras of the same network whose weights start this run: fine-tuning
+    # the shipped model on your photos, or a GAN phase after a regression run ("NoGAN").
+    init_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -315,13 +319,7 @@ def config_from_dict(values):
 
 def load_config(path):
     """Reads a config.json; raises ConfigError if it is missing, corrupt or foreign."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            values = json.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read {path} ({error.strerror})") from None
-    except ValueError as error:
-        raise ConfigError(f"{path} is not valid JSON ({error})") from None
+    values = read_json(path, ConfigError, "config")
     if not isinstance(values, dict):
         raise ConfigError(f"{path} does not hold a keras-colorize config")
     return config_from_dict(values)

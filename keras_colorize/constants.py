@@ -36,7 +36,6 @@ LAB_LINEAR_OFFSET = 16.0 / 116.0
 # --- Network normalisation -------------------------------------------------
 # The networks see L/50 - 1 in [-1, 1] and predict ab/110, roughly in
 # [-1, 1] for every sRGB colour (Zhang et al. 2016; pix2pix colorization mode).
-L_MAX = 100.0
 L_HALF = 50.0
 AB_SCALE = 110.0
 
@@ -66,5 +65,8 @@ ANNEALED_MEAN_T = 0.38
 COLORFULNESS_MEAN_WEIGHT = 0.3
 
 # --- Data ------------------------------------------------------------------
-# The paper trains on 128x128 crops.
-DEFAULT_IMAGE_SIZE = 128
+# The working size: the side of the square the network sees, in training (a
+# run's train.image_size, the crops of --image-size) and in inference (the
+# SavedModel's and .tflite's fixed input, colorize's --working-size). The
+# paper trains on 128x128 crops; this is the default wherever none is recorded.
+DEFAULT_WORKING_SIZE = 128

@@ -25,7 +25,7 @@ import argparse
 import os
 import sys
 
-from keras_colorize.cli import UsageError, report, require_tensorflow
+from keras_colorize.cli import UsageError, command, require_tensorflow
 from keras_colorize.evaluation.compare import evaluate_all, load_models, parse_models
 from keras_colorize.evaluation.human_kit import RatingsError, aggregate_ratings
 from keras_colorize.evaluation.report import RANK_METRICS, write_human_results, write_report
@@ -33,12 +33,10 @@ from keras_colorize.evaluation.sources import (
     check_runs,
     list_dataset,
     list_folder,
-    load_photo,
     read_categories,
     resolve_rows,
 )
 from keras_colorize.guidance.hints import MAX_SIMULATED_HINTS
-from keras_colorize.io.images import ImageReadError, read_image
 
 PROG = "evaluate"
 
@@ -172,65 +170,29 @@ def evaluate(args):
     print(table, end="")
     print(f"wrote {', '.join(written)} to {args.out}", file=sys.stderr)
     if args.hint_counts or args.reference_photos:
-        print(hint_sweep_report(args, entries, models, photos), end="")
+        from keras_colorize.evaluation.guidance_report import guidance_report
+
+        text = guidance_report(
+            args.out,
+            entries,
+            models,
+            photos,
+            hint_counts=args.hint_counts,
+            reference_photos=args.reference_photos,
+            quiet=args.quiet,
+        )
+        print(text, end="")
     return 0
 
 
-def hint_sweep_report(args, entries, models, photos):
-    """--hint-counts (guided models and Levin et al. against the number of hints) and
-    --reference-photos (how a reference moves the colours); returns the tables."""
-    from keras_colorize.evaluation import hint_sweep
-    from keras_colorize.evaluation.metrics import summarize
-
-    guided = [(m.name, m.backend) for m in models if getattr(m.backend, "guided", False)]
-    if not guided:
-        raise UsageError(
-            "--hint-counts and --reference-photos need a guided model (fit --guided) among --model"
-        )
-    pictures = []
-    for entry in entries:
-        try:
-            pictures.append((entry.name, load_photo(entry)))
-        except ImageReadError:
-            continue  # reported by the evaluation above
-    automatic = {
-        m.name: summarize([p.metrics[m.name] for p in photos])
-        for m in models
-        if not getattr(m.backend, "guided", False)
-    }
-    text = ""
-    if args.hint_counts:
-        counts = sorted(set(args.hint_counts))
-        rows = hint_sweep.sweep(pictures, guided, counts, quiet=args.quiet)
-        text = hint_sweep.write(args.out, rows, automatic)
-        print(f"wrote hint_sweep.csv, .md and .png to {args.out}", file=sys.stderr)
-    if args.reference_photos:
-        references = []
-        for path in args.reference_photos:
-            try:
-                references.append((os.path.basename(path), read_image(path).rgb))
-            except ImageReadError as error:
-                raise UsageError(f"--reference-photos {path}: {error}") from None
-        shifts = hint_sweep.reference_shift(pictures, guided, references)
-        table = hint_sweep.reference_markdown(shifts)
-        with open(os.path.join(args.out, "reference_shift.md"), "w", encoding="utf-8") as handle:
-            handle.write(table)
-        text += table
-    return text
-
-
+@command(PROG)
 def main(argv=None):
     """Evaluates (or aggregates human ratings); returns 0, or 2 for a usage error."""
-    try:
-        args = parse_args(argv)
-        if args.human_results:
-            return human_results(args)
-        require_tensorflow(PROG)
-        return evaluate(args)
-    except SystemExit as stop:  # --help
-        return stop.code
-    except UsageError as error:
-        return report(PROG, error)
+    args = parse_args(argv)
+    if args.human_results:
+        return human_results(args)
+    require_tensorflow(PROG)
+    return evaluate(args)
 
 
 if __name__ == "__main__":

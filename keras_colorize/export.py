@@ -14,7 +14,7 @@ import os
 import sys
 
 from keras_colorize import artifacts as A
-from keras_colorize.cli import UsageError, missing_tensorflow, report
+from keras_colorize.cli import UsageError, command, missing_tensorflow, report
 
 PROG = "export"
 
@@ -47,8 +47,7 @@ def parse_args(argv):
     parser.add_argument(
         "--tflite-size",
         type=int,
-        default=A.TFLITE_DEFAULT_SIZE,
-        help=f"fixed input side of the TFLite files (default {A.TFLITE_DEFAULT_SIZE})",
+        help="fixed input side of the TFLite files (default: the working size)",
     )
     parser.add_argument(
         "--tflite-variants",
@@ -60,6 +59,7 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+@command(PROG)
 def main(argv=None):
     """Exports; returns the exit code (2 for a user mistake, 1 if a parity check fails)."""
     args = parse_args(argv)
@@ -68,11 +68,8 @@ def main(argv=None):
     from keras_colorize.config import ConfigError
     from keras_colorize.data.pipeline import DatasetError
     from keras_colorize.serving import saved_model, tflite
-    from keras_colorize.training.run_dir import (
-        load_colorizer_from_run,
-        read_run_config,
-        save_colorizer_tflite,
-    )
+    from keras_colorize.serving.tflite import save_colorizer_tflite
+    from keras_colorize.training.run_dir import load_colorizer_from_run, read_run_config
 
     try:
         config = read_run_config(args.run_dir)
@@ -111,7 +108,11 @@ def main(argv=None):
         tflite_dir = os.path.join(args.out, "tflite", os.path.basename(version_dir))
         try:
             result = tflite.export_tflite(
-                colorizer, config, tflite_dir, size=args.tflite_size, variants=args.tflite_variants
+                colorizer,
+                config,
+                tflite_dir,
+                size=args.tflite_size or working_size,
+                variants=args.tflite_variants,
             )
         except (DatasetError, ValueError) as error:
             return report(PROG, f"TFLite: {error}")

@@ -14,7 +14,7 @@ import os
 import sys
 
 from keras_colorize import artifacts as A
-from keras_colorize.cli import UsageError, missing_tensorflow, report
+from keras_colorize.cli import UsageError, command, missing_tensorflow, report
 from keras_colorize.config import BACKBONES, FAMILIES, PRECISIONS, STRATEGIES
 
 PROG = "fit"
@@ -117,6 +117,7 @@ def resolve_config(args):
     return make_config(args.model, args.preset, overrides)
 
 
+@command(PROG)
 def main(argv=None):
     """Trains; returns the exit code (2 for a user mistake, 1 if training diverged)."""
     args = parse_args(argv)
@@ -160,6 +161,10 @@ def main(argv=None):
     print("fit: done; " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(final.items())))
     if chief:
         print(f"fit: wrote {os.path.join(args.run_dir, A.COLORIZER_FILE)}")
+        if config.train.write_tflite:
+            from keras_colorize.serving.tflite import write_run_tflite
+
+            print(f"fit: wrote {write_run_tflite(args.run_dir)}")
     return 0
 
 

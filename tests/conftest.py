@@ -19,6 +19,21 @@ def photo_paths():
     return sorted(os.path.join(PHOTOS_DIR, n) for n in os.listdir(PHOTOS_DIR) if n.endswith(".jpg"))
 
 
+def real_browser():
+    """(chromium path, playwright's sync_playwright) for a real-browser test; skips without them.
+
+    Debian's chromium (never `playwright install`, which downloads a browser).
+    """
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("needs Debian's chromium: apt-get install -y chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("needs the playwright package: pip install playwright")
+    return chromium, sync_playwright
+
+
 @pytest.fixture(scope="session")
 def photos_dir():
     return PHOTOS_DIR

@@ -18,10 +18,10 @@ import pytest
 from conftest import BackgroundCommands, command_result, start_with_first_test
 
 from keras_colorize.config import make_config
-from keras_colorize.families import build_trainer, network_stride
 from keras_colorize.fit import main as fit_main
 from keras_colorize.models.backbone_unet import BACKBONE_STRIDE
 from keras_colorize.models.backbones import efficientnet_lite
+from keras_colorize.training.families import build_trainer, network_stride
 
 HAVE_WEIGHTS = all(
     importlib.util.find_spec(params.package) for params in efficientnet_lite.VARIANTS.values()

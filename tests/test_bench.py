@@ -28,7 +28,7 @@ def tiny_model_dir(small_dataset, tmp_path_factory):
     converts one): an untrained tiny regression."""
     from keras_colorize import artifacts as A
     from keras_colorize.config import make_config
-    from keras_colorize.families import build_trainer
+    from keras_colorize.training.families import build_trainer
 
     config = make_config("regression", "tiny", {"data": small_dataset})
     folder = tmp_path_factory.mktemp("model")

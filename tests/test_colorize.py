@@ -22,7 +22,7 @@ def model(tmp_path_factory):
     import keras
 
     from keras_colorize.config import make_config
-    from keras_colorize.families import build_trainer
+    from keras_colorize.training.families import build_trainer
 
     keras.utils.set_random_seed(0)
     config = make_config("regression", "tiny")

@@ -61,7 +61,7 @@ def _tiny_trainer(family, prior):
     import keras
 
     from keras_colorize.config import make_config
-    from keras_colorize.families import build_trainer
+    from keras_colorize.training.families import build_trainer
     from keras_colorize.training.trainers import GANTrainer
 
     overrides = {"model.width": 4, "model.disc_width": 4, "model.dropout": 0.0}
@@ -273,7 +273,7 @@ def _checkpoint_state(run_dir, checkpoint, dataset):
     import keras
 
     from keras_colorize.config import load_config
-    from keras_colorize.families import build_trainer
+    from keras_colorize.training.families import build_trainer
     from keras_colorize.training.trainers import GANTrainer
 
     config = load_config(os.path.join(run_dir, "config.json"))

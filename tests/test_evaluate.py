@@ -15,7 +15,7 @@ from PIL import Image
 
 from keras_colorize.evaluate import main
 from keras_colorize.evaluation import human_kit, report
-from tests.conftest import photo_paths
+from tests.conftest import photo_paths, real_browser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BROWSER_ARGS = [
@@ -40,7 +40,7 @@ def model(tmp_path_factory):
     import keras
 
     from keras_colorize.config import make_config
-    from keras_colorize.families import build_trainer
+    from keras_colorize.training.families import build_trainer
 
     keras.utils.set_random_seed(0)
     config = make_config("regression", "tiny")
@@ -243,20 +243,9 @@ def test_human_results_mean_and_t_interval(tmp_path, capsys):
     assert capsys.readouterr().err.strip().startswith("evaluate: error: ")
 
 
-def _browser():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("needs the playwright package: pip install playwright")
-    return chromium, sync_playwright
-
-
 def test_human_kit_in_a_real_browser(photos_dir, tmp_path, request):
     """Rates every item of a kit in headless Chromium, saves, and aggregates the download."""
-    chromium, sync_playwright = _browser()
+    chromium, sync_playwright = real_browser()
     model = request.getfixturevalue("model")  # built only once the browser is known to exist
     out = tmp_path / "eval"
     code, _ = _run(

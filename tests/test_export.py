@@ -28,9 +28,9 @@ from keras_colorize import artifacts as A
 from keras_colorize import export
 from keras_colorize.color import tf_lab
 from keras_colorize.config import make_config
-from keras_colorize.families import build_trainer
 from keras_colorize.inference.backends import load_backend
 from keras_colorize.serving import saved_model
+from keras_colorize.training.families import build_trainer
 from keras_colorize.training.run_dir import load_colorizer_from_run
 
 FAMILIES = ("regression", "classification")

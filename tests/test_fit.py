@@ -189,7 +189,7 @@ def test_diverging_run_stops_with_advice(small_dataset, tmp_path, capsys):
 
 
 def test_keep_best_saves_the_best_validation_epoch(small_dataset, tmp_path, capsys):
-    from keras_colorize.families import build_float32_trainer
+    from keras_colorize.training.families import build_float32_trainer
     from keras_colorize.training.run_dir import read_run_config
 
     run = tmp_path / "run"
@@ -241,3 +241,25 @@ def test_a_time_budget_ends_training_after_the_epoch_that_used_it_up(small_datas
     assert _fit(small_dataset, tmp_path / "run", "regression", *settings) == 0
     assert len(_losses(tmp_path / "run")) == 1
     assert os.path.exists(tmp_path / "run" / "colorizer.keras")
+
+
+def test_init_from_starts_a_run_from_another_colorizers_weights(tmp_path):
+    """train.init_from: same network -> its weights; another network -> one clear TrainError."""
+    from keras_colorize.config import make_config
+    from keras_colorize.training.families import build_network
+    from keras_colorize.training.train import TrainError, initialise_from
+
+    model_config = make_config("regression", "tiny").model
+    source = build_network(model_config)
+    path = str(tmp_path / "source.keras")
+    source.save(path)
+    keras.utils.set_random_seed(7)  # another initialisation than the source's
+    target = build_network(model_config)
+    pairs = zip(source.get_weights(), target.get_weights(), strict=True)
+    assert not all(np.array_equal(a, b) for a, b in pairs)
+    initialise_from(target, path)
+    for expected, got in zip(source.get_weights(), target.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    other = build_network(make_config("gan", "tiny").model)
+    with pytest.raises(TrainError, match="is another network"):
+        initialise_from(other, path)

@@ -13,11 +13,11 @@ from keras_colorize import artifacts as A
 from keras_colorize import constants as C
 from keras_colorize.colorize import main as colorize_main
 from keras_colorize.config import make_config
-from keras_colorize.families import build_trainer
 from keras_colorize.fit import main as fit_main
 from keras_colorize.guidance import hints as H
 from keras_colorize.guidance import simulate
 from keras_colorize.inference.backends import load_backend
+from keras_colorize.training.families import build_trainer
 
 SIZE = 32
 

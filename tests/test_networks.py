@@ -12,12 +12,12 @@ import pytest
 import tensorflow as tf
 
 from keras_colorize import config as config_module
-from keras_colorize import families
 from keras_colorize.color.ab_bins import in_gamut_bins
 from keras_colorize.config import make_config
 from keras_colorize.models.classification import build_classification_net
 from keras_colorize.models.pix2pix import build_patchgan_discriminator, build_unet_generator
 from keras_colorize.models.regression import build_regression_net
+from keras_colorize.training import families
 
 WIDTH = 4
 NUM_BINS = 7

@@ -17,7 +17,6 @@ import io
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from PIL import Image
 from keras_colorize import artifacts as A
 from keras_colorize.color import np_lab
 from keras_colorize.guidance.hints import colour_to_ab
+from tests.conftest import real_browser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_MODEL = os.path.join(ROOT, A.DEFAULT_MODEL_DIR, A.TFLITE_FILE)
@@ -238,17 +238,6 @@ def test_command_line_mistakes_are_one_line_and_exit_2(tmp_path, capsys):
 # ---------------------------------------------------------------- the page
 
 
-def _browser():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("needs the playwright package: pip install playwright")
-    return chromium, sync_playwright
-
-
 def _result_ab(page):
     """The page's colorized preview (its canvas) as ab float32 (h, w, 2)."""
     url = page.evaluate("document.getElementById('result').toDataURL('image/png')")
@@ -276,7 +265,7 @@ def _set_colour(page, colour):
 
 def test_the_page_colorizes_toward_two_points(server, tmp_path):
     """Two points placed by clicking pull the colour near each toward their own colours."""
-    chromium, sync_playwright = _browser()
+    chromium, sync_playwright = real_browser()
     screenshot = os.environ.get("KERAS_COLORIZE_STUDIO_SCREENSHOT", str(tmp_path / "studio.png"))
     sent = []  # the body of every colorize request, as the server received it
     with sync_playwright() as playwright:

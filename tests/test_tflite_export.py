@@ -12,9 +12,9 @@ from ai_edge_litert.interpreter import Interpreter
 from keras_colorize import constants as C
 from keras_colorize.color import tf_lab
 from keras_colorize.config import make_config
-from keras_colorize.families import build_trainer
 from keras_colorize.inference.backends import load_backend
 from keras_colorize.serving import tflite as T
+from keras_colorize.training.families import build_trainer
 
 SIZE = 32  # a multiple of the regression and classification strides (8)
 CONTRACT_IO = {

@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras_colorize import constants as C
 from keras_colorize.color.ab_bins import in_gamut_bins
 from keras_colorize.config import make_config
-from keras_colorize.families import build_trainer
+from keras_colorize.training.families import build_trainer
 from keras_colorize.training.trainers import (
     ClassificationTrainer,
     GANTrainer,

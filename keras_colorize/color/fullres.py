@@ -127,3 +127,13 @@ def recombine(lightness_full, ab_small):
 
     _by_strips(strip, height)
     return out
+
+
+def gray_rgb(rgb, was_gray=False):
+    """uint8 RGB (H, W, 3) -> the photo as a colorizer sees it: its lightness, no colour.
+
+    ``was_gray``: the photo is already gray (R = G = B), so it is its own answer.
+    """
+    if was_gray:
+        return rgb
+    return recombine(lightness(rgb), np.zeros((1, 1, 2), np.float32))

@@ -20,7 +20,6 @@ import numpy as np
 from keras_colorize import constants as C
 
 LINEAR_TABLE_STEPS = 65535  # linear light in [0, 1] sampled for the sRGB uint8 table
-_LUMINANCE_ROW = C.RGB_TO_XYZ[1] / C.D65_WHITE[1]  # Y / Yn from linear RGB
 
 
 def srgb_to_linear(rgb):
@@ -87,8 +86,3 @@ def gray_rgb_uint8(lightness):
     y = np.where(fy > breakpoint, fy**3, (fy - C.LAB_LINEAR_OFFSET) / C.LAB_LINEAR_SLOPE)
     level = np.rint(linear_to_srgb(y) * 255.0).astype(np.uint8)  # (..., 1)
     return np.repeat(level, 3, axis=-1)
-
-
-def luminance_row():
-    """float32 (3,): the row of the RGB -> XYZ matrix giving Y / Yn from linear RGB."""
-    return _LUMINANCE_ROW.astype(np.float32)

@@ -6,13 +6,13 @@ its quantised-bin targets in-graph, inside its train_step, so the pipeline stays
 family-agnostic and the soft-encoding runs on the accelerator.
 """
 
-import json
 import os
 
 import tensorflow as tf
 
 from keras_colorize.color.tf_lab import rgb_to_l_ab_normalized
 from keras_colorize.data import schema
+from keras_colorize.io.json_file import read_json
 
 DEFAULT_SHUFFLE_BUFFER = 2048
 
@@ -26,15 +26,11 @@ def read_manifest(data_dir):
     path = os.path.join(data_dir, schema.MANIFEST_FILE)
     if not os.path.isdir(data_dir):
         raise DatasetError(f"data folder {data_dir} does not exist")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
-    except FileNotFoundError:
+    if not os.path.exists(path):
         raise DatasetError(
             f"{data_dir} holds no {schema.MANIFEST_FILE}: build it with `python -m data_prep`"
-        ) from None
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"{path} is unreadable ({error})") from error
+        )
+    manifest = read_json(path, DatasetError, "manifest")
     # What the readers use: per-split counts and the stored image shape.
     if not (
         isinstance(manifest, dict)

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from keras_colorize.cli import missing_tensorflow, report
+from keras_colorize.cli import command, missing_tensorflow, report
 
 PROG = "data_prep"
 
@@ -83,6 +83,7 @@ def _summary(manifest, out):
     )
 
 
+@command(PROG)
 def main(argv=None):
     """Runs the builder; returns the process exit code (2 for a user mistake)."""
     args = parse_args(argv)

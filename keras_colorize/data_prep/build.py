@@ -41,7 +41,7 @@ class DataPrepError(UsageError):
 class BuildOptions:
     """Settings that define a dataset; a re-run into the same folder must match them."""
 
-    image_size: int = C.DEFAULT_IMAGE_SIZE  # training crop size the pipeline defaults to
+    image_size: int = C.DEFAULT_WORKING_SIZE  # training crop size the pipeline defaults to
     short_side: int = 0  # stored square side; 0 means image_size
     crop: str = "center"
     min_colorfulness: float = 15.0  # Hasler-Suesstrunk "slightly colourful" and up

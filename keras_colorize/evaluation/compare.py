@@ -17,7 +17,7 @@ import numpy as np
 
 from keras_colorize.evaluation.figures import GRAY, THUMBNAIL
 from keras_colorize.evaluation.sources import EvaluationError, load_photo
-from keras_colorize.io.images import ImageReadError
+from keras_colorize.io.images import ImageReadError, shrink_to_side
 
 MIN_SIDE = 11  # SSIM's 11 x 11 window
 KIT_SIDE = 512  # longest side of a photo in the human kit, px
@@ -112,16 +112,10 @@ class Photo:
 
 def encode_jpeg(rgb, max_side):
     """uint8 RGB (H, W, 3) -> JPEG bytes, shrunk (area-averaged) so its longest side <= max_side."""
-    import cv2
     from PIL import Image
 
-    height, width = rgb.shape[:2]
-    scale = max_side / max(height, width)
-    if scale < 1:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    Image.fromarray(shrink_to_side(rgb, max_side)).save(buffer, format="JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
 
 

@@ -16,6 +16,8 @@ import os
 import random
 import sys
 
+from keras_colorize.io.json_file import read_json
+
 RATINGS_FORMAT = "keras-colorize-ratings/1"
 RATING_SCALE = (1, 5)
 
@@ -236,13 +238,7 @@ def mean_ci(values):
 
 def read_ratings(path):
     """A saved ratings file -> (rater, kit, [(model, rating)]); RatingsError if malformed."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            doc = json.load(handle)
-    except OSError as error:
-        raise RatingsError(f"{path}: cannot read ({error.strerror})") from None
-    except ValueError:
-        raise RatingsError(f"{path}: not JSON") from None
+    doc = read_json(path, RatingsError, "ratings file")
     if not isinstance(doc, dict) or doc.get("format") != RATINGS_FORMAT:
         raise RatingsError(f"{path}: not a ratings file saved from the human kit")
     low, high = RATING_SCALE

@@ -1,18 +1,13 @@
 """Calling a colorizer that may be guided, in TF ops (serving, export and evaluation).
 
-A guided colorizer (keras_colorize.guidance.hints has the input layout) runs
-automatically when it gets no hints (an all-zero map) and no reference (an
-all-zero distribution): that is how it was trained to work without guidance.
+The TF twin of keras_colorize.contract.fill_guidance: a guided colorizer gets
+zeros for the guidance it is not given (that is how it was trained to work on
+its own); an unguided one refuses guidance.
 """
 
 import tensorflow as tf
 
-from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
-
-
-def is_guided(colorizer):
-    """True for a colorizer with the [L, hints, reference] inputs."""
-    return len(colorizer.inputs) == 3
+from keras_colorize.contract import HINT_CHANNELS, NOT_GUIDED, REFERENCE_BINS, is_guided
 
 
 def no_guidance(l_norm):
@@ -31,7 +26,7 @@ def call_colorizer(colorizer, l_norm, hints=None, reference=None):
     """
     if not is_guided(colorizer):
         if hints is not None or reference is not None:
-            raise ValueError("this colorizer takes no hints")
+            raise ValueError(f"this colorizer {NOT_GUIDED}")
         return colorizer(l_norm, training=False)
     no_hints, no_reference = no_guidance(l_norm)
     hints = no_hints if hints is None else hints

@@ -1,19 +1,12 @@
 """User guidance in numpy (no TensorFlow): colour points, stroke images and reference photos.
 
-A guided network (``model.guided``) takes, besides L, two more inputs:
-
-- ``hints`` float32 (B, S, S, 3) at the working size S: a/110 and b/110 of
-  the hinted colour where the mask (channel 2) is 1, zeros elsewhere;
-- ``reference`` float32 (B, REFERENCE_BINS): a colour distribution, the
-  fraction of a photo's pixels in each cell of the ab grid used for Zhang's
-  quantisation (constants.AB_GRID_*); all zeros means "no reference".
-
-This module turns what a user gives (a JSON file of points in the photo's
-pixels, an RGBA stroke image of the photo's size, a reference photo) into
-those arrays. The TF twin used in training is keras_colorize.guidance.simulate.
+A guided network takes, besides L, a hint map and a reference colour
+distribution (keras_colorize.contract has their layout). This module turns
+what a user gives (a JSON file of points in the photo's pixels, an RGBA
+stroke image of the photo's size, a reference photo) into those arrays. The
+TF twin used in training is keras_colorize.guidance.simulate.
 """
 
-import json
 import re
 
 import cv2
@@ -22,9 +15,10 @@ import numpy as np
 from keras_colorize import constants as C
 from keras_colorize.cli import UsageError
 from keras_colorize.color import np_lab
+from keras_colorize.contract import REFERENCE_BINS, no_hints
+from keras_colorize.io.images import shrink_to_side
+from keras_colorize.io.json_file import read_json
 
-HINT_CHANNELS = 3  # a/110, b/110, mask
-REFERENCE_BINS = C.AB_GRID_SIZE**2  # the 23 x 23 ab grid, flattened a-major
 DEFAULT_RADIUS = 3.0  # pixels of the original photo a point covers unless it says otherwise
 OPAQUE_ALPHA = 128  # stroke-image pixels at least this opaque are hints
 MAX_SIMULATED_HINTS = 64  # simulate's cap on the number of points
@@ -58,12 +52,7 @@ def reference_from_photo(rgb):
     Raises:
         HintError: the photo is gray, so it has no colours to pass on.
     """
-    height, width = rgb.shape[:2]
-    scale = REFERENCE_SIDE / max(height, width)
-    if scale < 1:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    ab = np_lab.rgb_uint8_to_lab(rgb)[..., 1:]
+    ab = np_lab.rgb_uint8_to_lab(shrink_to_side(rgb, REFERENCE_SIDE))[..., 1:]
     if np.abs(ab).max() < 1.0:
         raise HintError("the reference photo is gray: it has no colours to pass on")
     return reference_histogram(ab)
@@ -131,19 +120,13 @@ def parse_hints(data, image_shape, source="hints"):
 
 def read_hints(path, image_shape):
     """A hints JSON file -> list of (x, y, a, b, radius); HintError if unreadable or bad."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise HintError(f"hints file {path} does not exist") from None
-    except (OSError, ValueError) as error:
-        raise HintError(f"hints file {path} is not readable JSON ({error})") from None
+    data = read_json(path, HintError, "hints file")
     return parse_hints(data, image_shape, source=str(path))
 
 
 def empty_hint_map(size):
-    """No hints: float32 (size, size, HINT_CHANNELS) zeros."""
-    return np.zeros((size, size, HINT_CHANNELS), dtype=np.float32)
+    """No hints for one photo: float32 (size, size, HINT_CHANNELS) zeros."""
+    return no_hints(1, size)[0]
 
 
 def hint_map(points, image_shape, size):

@@ -17,7 +17,8 @@ Every draw comes from a stateless seed: the same seed gives the same hints.
 import tensorflow as tf
 
 from keras_colorize import constants as C
-from keras_colorize.guidance.hints import MAX_SIMULATED_HINTS, REFERENCE_BINS
+from keras_colorize.contract import REFERENCE_BINS
+from keras_colorize.guidance.hints import MAX_SIMULATED_HINTS
 
 STOP_PROBABILITY = 1.0 / 8.0  # p of the geometric number of points
 MAX_POINTS = MAX_SIMULATED_HINTS  # cap on the geometric draw (P(n > 64) = (7/8)^65 < 2e-4)

@@ -8,18 +8,23 @@ module imports neither TensorFlow nor Keras until a .keras file or a
 SavedModel is opened.
 """
 
-import json
 import os
+import sys
 
 import numpy as np
 
 from keras_colorize import artifacts as A
 from keras_colorize import constants as C
-from keras_colorize.cli import TENSORFLOW_INSTALL, error_line, missing_tensorflow
+from keras_colorize.cli import TENSORFLOW_INSTALL, UsageError, error_line, missing_tensorflow
 from keras_colorize.color import np_lab
-from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
+from keras_colorize.contract import (
+    GUIDED_INPUT_KEYS,
+    colorizer_problem,
+    fill_guidance,
+    is_guided,
+)
+from keras_colorize.io.json_file import read_json
 
-DEFAULT_WORKING_SIZE = 256
 MIN_WORKING_SIZE = 8
 
 
@@ -35,24 +40,16 @@ class Backend:
     them it colorizes on its own. An unguided one refuses them.
     """
 
-    working_size = DEFAULT_WORKING_SIZE
-    fixed_size = False  # True when the model only runs at its own working size
+    working_size = C.DEFAULT_WORKING_SIZE
     guided = False
 
     def predict_ab(self, l_norm, hints=None, reference=None):
+        """Raises contract.NotGuidedError for guidance given to an unguided model."""
         l_norm = np.asarray(l_norm, dtype=np.float32)
+        hints, reference = fill_guidance(l_norm, hints, reference, self.guided)
         if not self.guided:
-            if hints is not None or reference is not None:
-                raise ValueError("this model takes no hints: train one with `fit --guided`")
             return self._predict(l_norm)
-        batch, size = l_norm.shape[0], l_norm.shape[1]
-        if hints is None:
-            hints = np.zeros((batch, size, size, HINT_CHANNELS), np.float32)
-        if reference is None:
-            reference = np.zeros((batch, REFERENCE_BINS), np.float32)
-        return self._predict(
-            l_norm, np.asarray(hints, dtype=np.float32), np.asarray(reference, dtype=np.float32)
-        )
+        return self._predict(l_norm, hints, reference)
 
     def _predict(self, l_norm, hints=None, reference=None):
         raise NotImplementedError
@@ -75,8 +72,8 @@ class KerasBackend(Backend):
             raise ModelLoadError(
                 f"{path} does not load as a Keras model ({type(error).__name__})"
             ) from None
-        self.working_size = working_size or _sidecar_size(path) or DEFAULT_WORKING_SIZE
-        self.guided = len(self.model.inputs) == 3
+        self.working_size = working_size or _sidecar_size(path) or C.DEFAULT_WORKING_SIZE
+        self.guided = is_guided(self.model)
 
     def _predict(self, l_norm, hints=None, reference=None):
         inputs = l_norm if hints is None else [l_norm, hints, reference]
@@ -101,7 +98,7 @@ class SavedModelBackend(Backend):
             ) from None
         self._loaded = loaded  # keeps the variables alive
         metadata = _read_json(os.path.join(path, "assets.extra", A.METADATA_FILE))
-        self.working_size = working_size or metadata.get("working_size") or DEFAULT_WORKING_SIZE
+        self.working_size = working_size or metadata.get("working_size") or C.DEFAULT_WORKING_SIZE
 
     def _predict(self, l_norm, hints=None, reference=None):
         import tensorflow as tf  # imported by __init__ already: a dictionary look-up
@@ -120,8 +117,6 @@ class TFLiteBackend(Backend):
     ab_norm (1, S, S, 2), or uint8 RGB (1, S, S, 3) -> uint8 RGB (1, S, S, 3),
     which gets the gray photo of that L and whose ab is read back from the output.
     """
-
-    fixed_size = True
 
     def __init__(self, path, working_size=None):
         try:
@@ -145,7 +140,7 @@ class TFLiteBackend(Backend):
             self.inputs = {}
         if len(inputs) == 1:
             self.inputs = {"image": next(iter(inputs.values()))}
-        self.guided = {A.L_KEY, A.HINTS_KEY, A.REFERENCE_KEY} <= self.inputs.keys()
+        self.guided = set(GUIDED_INPUT_KEYS) <= self.inputs.keys()
         if len(inputs) != 1 and not self.guided:
             raise ModelLoadError(f"{path} is not a colorizer: inputs {sorted(self.inputs)}")
         self.input = self.inputs[A.L_KEY] if self.guided else self.inputs["image"]
@@ -192,10 +187,10 @@ def _require_tensorflow(path):
 
 
 def _read_json(path):
+    """The JSON file's document, or {} if it is missing or unreadable (metadata is optional)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
+        return read_json(path)
+    except ValueError:
         return {}
 
 
@@ -248,14 +243,30 @@ def open_colorizer(path, working_size=None):
             f"{path} does not run at working size {size} ({type(error).__name__})"
         ) from None
     expected = (1, size, size, 2)
-    if shape != expected and len(shape) == 4 and shape[-1] == 2:
+    if shape != expected and not colorizer_problem([(1, size, size, 1)], shape):
         raise ModelLoadError(
             f"{path} gives ab {shape} for L (1, {size}, {size}, 1); use a --working-size "
             "the network keeps (a multiple of its stride)"
         )
-    if shape != expected:
-        raise ModelLoadError(
-            f"{path} is not a colorizer: L (1, {size}, {size}, 1) gave {shape}, "
-            f"expected ab {expected}"
-        )
+    problem = colorizer_problem([(1, size, size, 1)], shape)
+    if problem:
+        raise ModelLoadError(f"{path} is not a colorizer: {problem}")
     return backend, note
+
+
+def open_backend(path, working_size=None):
+    """open_colorizer for a command: UsageError for a model that will not do, notes on stderr.
+
+    Also builds the full-resolution colour tables (color.fullres), once per
+    process, so that the first photo does not wait for them.
+    """
+    from keras_colorize.color import fullres
+
+    try:
+        backend, note = open_colorizer(path, working_size)
+    except ModelLoadError as error:
+        raise UsageError(str(error)) from None
+    if note:
+        print(note, file=sys.stderr)
+    fullres.prepare()
+    return backend

@@ -17,7 +17,8 @@ import numpy as np
 
 from keras_colorize import constants as C
 from keras_colorize.color.fullres import lightness, recombine
-from keras_colorize.guidance.hints import REFERENCE_BINS, empty_hint_map
+from keras_colorize.contract import REFERENCE_BINS
+from keras_colorize.guidance.hints import empty_hint_map
 
 
 def working_lightness(lightness_full, size):

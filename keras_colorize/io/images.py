@@ -8,6 +8,7 @@ TensorFlow here: data_prep runs this in worker processes.
 import io
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -116,3 +117,16 @@ def read_image(path, draft_size=None):
     except OSError as error:
         raise ImageReadError(f"cannot read file ({error.strerror})") from error
     return decode_image(data, draft_size=draft_size)
+
+
+def shrink_to_side(rgb, side):
+    """uint8 (H, W, C) -> the same with its long side at most ``side`` (area averaging).
+
+    A photo that already fits is returned as it is.
+    """
+    height, width = rgb.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

@@ -35,7 +35,6 @@ SCRATCH = "scratch"  # the family's own encoder, trained from scratch (the paper
 BACKBONE_NAME = "backbone"
 # Every tap is exactly H / stride when H and W are multiples of the deepest stride.
 BACKBONE_STRIDE = 32
-BINS_OUTPUT_STRIDE = 4  # classification logits, like the scratch classification net
 # Decoder stages: (encoder tap joined, channels as a multiple of the width).
 _DECODER = (("stride16", 4), ("stride8", 2), ("stride4", 1), ("stride2", 0.5))
 _TAP_STRIDES = {"stride16": 16, "stride8": 8, "stride4": 4, "stride2": 2}

@@ -3,8 +3,9 @@
 Each block is a function ``block(x, filters, ..., name=...) -> tensor`` that
 adds standard Keras layers to a functional graph, so the builders in
 ``regression.py``, ``classification.py`` and ``pix2pix.py`` read as the
-architecture listings of their papers. Blocks use built-in layers; the one
-custom layer (``layers.BilinearUpsample``) is registered for ``.keras`` files.
+architecture listings of their papers. Blocks use Keras' built-in layers and
+the project's registered custom layers (keras_colorize.models.layers), so
+``.keras`` files reload them.
 
 Every layer gets a name derived from the block's ``name`` so that
 ``model.summary()`` mirrors the papers' layer names and tests can pick out
@@ -39,7 +40,7 @@ def guidance_inputs():
 
     Returns (hints (B, H, W, 3), reference (B, REFERENCE_BINS)) Keras inputs.
     """
-    from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
+    from keras_colorize.contract import HINT_CHANNELS, REFERENCE_BINS
 
     hints = keras.Input(shape=(None, None, HINT_CHANNELS), name="hints")
     reference = keras.Input(shape=(REFERENCE_BINS,), name="reference")

@@ -42,9 +42,9 @@ from keras_colorize import artifacts as A
 from keras_colorize.cli import UsageError
 from keras_colorize.color import tf_lab
 from keras_colorize.color.ab_bins import AnnealedMeanDecode
-from keras_colorize.families import family_of, network_stride
+from keras_colorize.contract import HINT_CHANNELS, REFERENCE_BINS
 from keras_colorize.guidance.graph import call_colorizer, is_guided
-from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
+from keras_colorize.training.families import family_of, network_stride
 
 FORMAT_VERSION = 1  # of assets.extra/keras_colorize.json
 # Largest |delta ab_norm| accepted between the SavedModel and the Keras colorizer:

@@ -52,10 +52,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_colorize import artifacts as A
+from keras_colorize.cli import error_line
 from keras_colorize.color import tf_lab
-from keras_colorize.families import network_stride
+from keras_colorize.contract import HINT_CHANNELS, REFERENCE_BINS
 from keras_colorize.guidance.graph import call_colorizer, is_guided
-from keras_colorize.guidance.hints import HINT_CHANNELS, REFERENCE_BINS
+from keras_colorize.training.families import network_stride
+from keras_colorize.training.run_dir import load_colorizer_from_run
 
 VARIANTS = A.TFLITE_VARIANTS
 RGB_CONTRACT = "rgb_uint8"
@@ -73,7 +75,6 @@ CONTRACTS = (RGB_CONTRACT, L_AB_CONTRACT)  # in order of preference
 # longer shows what the model predicts.
 TOLERANCES = {"float32": 0.5, "float16": 1.5, "dynamic": 4.0, "int8": 10.0}
 
-DEFAULT_SIZE = A.TFLITE_DEFAULT_SIZE
 DEFAULT_REPRESENTATIVE_BATCHES = 100  # single-photo batches for int8 calibration
 DEFAULT_PARITY_COUNT = 16  # validation photos compared per variant
 LATENCY_WARMUP = 2
@@ -401,12 +402,6 @@ def _describe(model, contract):
     }
 
 
-def _error_line(error):
-    """The type and last line of an error: converters put the cause at the end."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[-1][:300]}" if lines else type(error).__name__
-
-
 @dataclasses.dataclass
 class _Inputs:
     """The photos an export works on, all uint8 sRGB (S, S, 3)."""
@@ -472,7 +467,13 @@ def _export_variant(variant, saved_model, inputs, references, tolerance):
                 saved_model(contract), variant, contract, inputs.representative_dataset(contract)
             )
         except Exception as error:  # the converter raises many types
-            attempts.append({"contract": contract, "converted": False, "error": _error_line(error)})
+            attempts.append(
+                {
+                    "contract": contract,
+                    "converted": False,
+                    "error": error_line(error, limit=300, last=True),
+                }
+            )
             continue
         parity = _parity(model, contract, inputs.parity, references)
         attempts.append(
@@ -514,7 +515,7 @@ def export_tflite(
     colorizer,
     config,
     out_dir,
-    size=DEFAULT_SIZE,
+    size=None,
     data_dir=None,
     variants=VARIANTS,
     parity_images=None,
@@ -529,7 +530,8 @@ def export_tflite(
         config: the run's config.Config (its model section fixes the stride;
             its data folder is the default data_dir).
         out_dir: receives colorizer_<variant>.tflite, report.json, report.md.
-        size: side S of the fixed square input; a multiple of the network stride.
+        size: side S of the fixed square input, a multiple of the network stride;
+            default: the run's working size (train.image_size).
         data_dir: a data_prep folder; its train split calibrates int8, its val
             split is the default parity set. Default: config.data.
         variants: any of VARIANTS.
@@ -548,7 +550,7 @@ def export_tflite(
         TFLiteExportError: a variant that no contract could convert, after the report.
         TFLiteParityError: a variant beyond its tolerance, after the report.
     """
-    size = check_size(config.model, size)
+    size = check_size(config.model, config.train.image_size if size is None else size)
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         raise ValueError(f"unknown TFLite variants {unknown}; expected some of {VARIANTS}")
@@ -677,3 +679,31 @@ def write_report(report, out_dir):
         lines.append(f"- {e['variant']}: {e.get('quantization', 'not converted')}. Tried {tried}.")
     with open(os.path.join(out_dir, REPORT_MD), "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
+
+
+def save_colorizer_tflite(colorizer, size, path):
+    """Writes the colorizer as the float32 .tflite `colorize` runs without TensorFlow.
+
+    ``size`` is its fixed working size (the run's training image size). The
+    file is written beside ``path`` and renamed onto it once complete.
+    """
+    temporary = f"{path}.{os.getpid()}.part"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(colorizer_tflite(colorizer, size))
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def write_run_tflite(run_dir):
+    """Writes RUN/colorizer.tflite, the twin of RUN/colorizer.keras at the run's working size.
+
+    What `fit` leaves beside the .keras file (unless train.write_tflite is
+    off), so that `colorize --model RUN/colorizer.tflite` needs no TensorFlow.
+    """
+    colorizer, config = load_colorizer_from_run(run_dir)
+    path = os.path.join(run_dir, A.TFLITE_FILE)
+    return save_colorizer_tflite(colorizer, config.train.image_size, path)

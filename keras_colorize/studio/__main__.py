@@ -13,8 +13,8 @@ import sys
 import threading
 import webbrowser
 
-from keras_colorize.cli import INTERRUPTED, UsageError, report
-from keras_colorize.colorize import open_backend
+from keras_colorize.cli import INTERRUPTED, UsageError, command
+from keras_colorize.inference.backends import open_backend
 from keras_colorize.inference.shipped import SHIPPED_MODEL, find_model
 from keras_colorize.io.images import ImageReadError, read_image
 from keras_colorize.studio.server import (
@@ -80,16 +80,12 @@ def _start(args):
     return server
 
 
+@command(PROG)
 def main(argv=None):
     """Serves the studio until Ctrl-C; returns 0 then, 2 on a usage error."""
-    try:
-        args = parse_args(argv)
-    except SystemExit as stop:  # argparse has printed its message (or --help)
-        return stop.code
+    args = parse_args(argv)
     try:
         server = _start(args)
-    except UsageError as error:
-        return report(PROG, error)
     except KeyboardInterrupt:  # Ctrl-C while the model loads
         return INTERRUPTED
     url = f"http://{HOST}:{server.server_address[1]}/"

@@ -62,7 +62,6 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-import cv2
 import numpy as np
 
 from keras_colorize.cli import UsageError, error_line
@@ -72,7 +71,7 @@ from keras_colorize.guidance.hints import (
     parse_hints,
     reference_from_photo,
 )
-from keras_colorize.io.images import ImageReadError, decode_image
+from keras_colorize.io.images import ImageReadError, decode_image, shrink_to_side
 from keras_colorize.io.png import write_png
 
 PROG = "studio"
@@ -116,16 +115,6 @@ class Photo:
     version: int  # changes with every photo, so a stale page cannot mix two photos
 
 
-def shrink(rgb, side):
-    """uint8 RGB (H, W, 3) -> the same with its long side at most ``side`` (area averaging)."""
-    height, width = rgb.shape[:2]
-    scale = side / max(height, width)
-    if scale >= 1:
-        return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
 def png_bytes(pixels):
     """uint8 (H, W, 3 or 4) -> PNG file bytes."""
     buffer = io.BytesIO()
@@ -157,10 +146,10 @@ class Studio:
 
     def load_photo(self, image, name):
         """Makes a DecodedImage the photo being edited (outside the lock: it may take a while)."""
-        from keras_colorize.color.fullres import lightness, recombine
+        from keras_colorize.color.fullres import gray_rgb
 
-        preview = shrink(image.rgb, PREVIEW_SIDE)
-        gray = recombine(lightness(preview), np.zeros((1, 1, 2), np.float32))
+        preview = shrink_to_side(image.rgb, PREVIEW_SIDE)
+        gray = gray_rgb(preview)
         photo = Photo(
             name=name,
             rgb=image.rgb,

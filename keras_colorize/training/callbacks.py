@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_colorize import artifacts as A
 from keras_colorize import constants as C
 from keras_colorize.color.tf_lab import l_ab_normalized_to_rgb
 from keras_colorize.training.trainers import lightness_of
@@ -87,7 +88,8 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
             os.makedirs(self.folder, exist_ok=True)
-            self.model.save_weights(os.path.join(self.folder, f"epoch-{epoch + 1:04d}.weights.h5"))
+            name = A.CHECKPOINT_NAME.format(epoch=epoch + 1)
+            self.model.save_weights(os.path.join(self.folder, name))
 
 
 class FreezeBackbone(keras.callbacks.Callback):

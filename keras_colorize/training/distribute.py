@@ -25,6 +25,8 @@ import time
 import keras
 import tensorflow as tf
 
+from keras_colorize import artifacts as A
+
 
 class StrategyError(ValueError):
     """The requested strategy cannot run here; one-line message."""
@@ -139,7 +141,7 @@ def custom_fit(
     chief = is_chief()
     out_dir = worker_dir(run_dir)
     os.makedirs(out_dir, exist_ok=True)
-    csv_path = os.path.join(out_dir, "losses.csv")
+    csv_path = os.path.join(out_dir, A.LOSSES_FILE)
     if os.path.exists(csv_path):
         # No resume here (unlike fit's BackupAndRestore): training restarts from
         # scratch, so the rows of an interrupted earlier attempt no longer apply.
@@ -159,9 +161,9 @@ def custom_fit(
             history.setdefault(name, []).append(value)
         _append_csv(csv_path, epoch, logs)
         if (epoch + 1) % checkpoint_every == 0:
-            folder = os.path.join(out_dir, "checkpoints")
+            folder = os.path.join(out_dir, A.CHECKPOINT_DIR)
             os.makedirs(folder, exist_ok=True)
-            trainer.save_weights(os.path.join(folder, f"epoch-{epoch + 1:04d}.weights.h5"))
+            trainer.save_weights(os.path.join(folder, A.CHECKPOINT_NAME.format(epoch=epoch + 1)))
     return history
 
 

@@ -12,7 +12,8 @@ import keras
 from keras_colorize import artifacts as A
 from keras_colorize.cli import UsageError, error_line
 from keras_colorize.config import load_config
-from keras_colorize.families import build_float32_trainer
+from keras_colorize.contract import colorizer_problem
+from keras_colorize.training.families import build_float32_trainer
 
 
 class RunDirError(UsageError):
@@ -73,26 +74,22 @@ def prepare_run_dir(run_dir, config):
 def save_colorizer(trainer, config, path):
     """Saves the inference network as a float32 .keras file, whatever the training policy.
 
-    Beside it goes its .tflite twin at the training size (artifacts.TFLITE_FILE),
-    which `colorize` runs without TensorFlow, unless train.write_tflite is off.
+    Its .tflite twin (artifacts.TFLITE_FILE) is written by the fit command
+    through keras_colorize.serving.tflite.write_run_tflite.
     """
     fresh = build_float32_trainer(config.model, config.train).inference_model()
     fresh.set_weights(trainer.inference_model().get_weights())
     fresh.save(path)
-    if config.train.write_tflite:
-        tflite_path = os.path.join(os.path.dirname(path), A.TFLITE_FILE)
-        save_colorizer_tflite(fresh, config.train.image_size, tflite_path)
     return path
 
 
 def _check_colorizer(model, source):
-    """A colorizer maps (B, H, W, 1) to (B, H, W, 2), guided ones with two more inputs."""
-    shapes_ok = isinstance(model, keras.Model) and len(model.inputs) in (1, 3)
-    if shapes_ok:
-        in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-        shapes_ok = len(in_shape) == 4 and in_shape[-1] == 1 and out_shape[-1:] == (2,)
-    if not shapes_ok:
-        raise RunDirError(f"{source} is not a colorizer (L (B, H, W, 1) -> ab (B, H, W, 2))")
+    """RunDirError unless ``model`` is a colorizer (keras_colorize.contract)."""
+    if not isinstance(model, keras.Model):
+        raise RunDirError(f"{source} is not a colorizer: it is not a Keras model")
+    problem = colorizer_problem([tensor.shape for tensor in model.inputs], model.outputs[0].shape)
+    if problem:
+        raise RunDirError(f"{source} is not a colorizer: {problem}")
 
 
 def _colorizer_from_checkpoint(config, path):
@@ -141,22 +138,3 @@ def load_colorizer_from_run(run_dir):
             f"{A.CHECKPOINT_DIR}/epoch-NNNN.weights.h5"
         )
     return _colorizer_from_checkpoint(config, checkpoint), config
-
-
-def save_colorizer_tflite(colorizer, size, path):
-    """Writes the colorizer as the float32 .tflite `colorize` runs without TensorFlow.
-
-    ``size`` is its fixed working size (the run's training image size). The
-    file is written beside ``path`` and renamed onto it once complete.
-    """
-    from keras_colorize.serving.tflite import colorizer_tflite
-
-    temporary = f"{path}.{os.getpid()}.part"
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(colorizer_tflite(colorizer, size))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path

@@ -14,11 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_colorize import artifacts as A
-from keras_colorize.cli import UsageError
+from keras_colorize.cli import UsageError, error_line
 from keras_colorize.data import schema
 from keras_colorize.data.augment import Augmentation, ObjectsError, load_objects
 from keras_colorize.data.pipeline import make_dataset, read_manifest
-from keras_colorize.families import build_trainer, family_of, network_stride
 from keras_colorize.guidance.simulate import HintSimulation
 from keras_colorize.models.backbone_unet import BACKBONES, SCRATCH
 from keras_colorize.models.backbones import PretrainedWeightsMissing, pretrained_weights_path
@@ -31,6 +30,7 @@ from keras_colorize.training.callbacks import (
     TimeBudget,
 )
 from keras_colorize.training.distribute import custom_fit, is_chief, make_strategy, split_cpu
+from keras_colorize.training.families import build_trainer, family_of, network_stride
 from keras_colorize.training.precision import set_precision
 from keras_colorize.training.run_dir import save_colorizer
 
@@ -52,6 +52,8 @@ def check_backbone(model_config):
 def check_data(config):
     """Checks the dataset before any heavy work; returns (manifest, prior or None)."""
     check_backbone(config.model)
+    if config.train.init_from and not os.path.isfile(config.train.init_from):
+        raise TrainError(f"train.init_from: {config.train.init_from} is not a colorizer.keras file")
     objects = config.train.paste_objects
     if objects and not os.path.isdir(objects):
         raise TrainError(f"train.paste_objects: {objects} is not a folder of RGBA cut-outs")
@@ -80,6 +82,29 @@ def check_data(config):
             )
         prior = np.load(prior_path)
     return manifest, prior
+
+
+def initialise_from(network, path):
+    """Sets ``network``'s weights from the colorizer in ``path`` (same architecture); TrainError if
+    they do not fit. A resumed run then restores its own newer weights over these."""
+    # Importing registers the project's custom layers before deserialisation.
+    import keras_colorize.color.ab_bins  # noqa: F401
+    import keras_colorize.models.layers  # noqa: F401
+
+    try:
+        source = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a bad file
+        raise TrainError(f"train.init_from: {path} does not load ({error_line(error)})") from None
+    weights = source.get_weights()
+    shapes = [w.shape for w in weights]
+    if shapes != [tuple(w.shape) for w in network.weights]:
+        raise TrainError(
+            f"train.init_from: {path} is another network ({len(shapes)} weights; this run's "
+            f"{network.name} has {len(network.weights)}): use the same --model, --backbone, "
+            "--width and --guided"
+        )
+    network.set_weights(weights)
+    print(f"fit: started from the weights of {path}")
 
 
 def steps_per_epoch(config, manifest):
@@ -187,6 +212,8 @@ def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
     with strategy.scope():
         trainer = build_trainer(config.model, config.train, prior).compile_for(config.train)
         trainer.build_variables(size)  # the variables BackupAndRestore restores into
+        if config.train.init_from:
+            initialise_from(trainer.network, config.train.init_from)
     if verbose:
         trainer.network.summary(print_fn=lambda line, **_: print(line))
 

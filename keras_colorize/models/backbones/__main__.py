@@ -7,7 +7,7 @@ and how): argparse, the conversion, one line of result or of error.
 import argparse
 import sys
 
-from keras_colorize.cli import UsageError, report
+from keras_colorize.cli import UsageError, command, report
 from keras_colorize.models.backbones.convert import PROG, WEIGHTS_SUFFIX, convert
 from keras_colorize.models.backbones.efficientnet_lite import (
     VARIANTS,
@@ -35,6 +35,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@command(PROG)
 def main(argv=None):
     """Converts; returns the exit code (2 for a user mistake)."""
     args = parse_args(argv)
