@@ -31,6 +31,7 @@ from PIL import Image
 
 from keras_colorize import artifacts as A
 from keras_colorize.color import np_lab
+from keras_colorize.contract import NotGuidedError
 from keras_colorize.guidance.hints import colour_to_ab
 from tests.conftest import real_browser
 
@@ -194,7 +195,6 @@ def test_ctrl_c_stops_cleanly_and_a_tflite_model_never_imports_tensorflow(photo,
 
 
 def test_a_model_without_hints_refuses_them_in_one_line(photo, automatic_model):
-    from keras_colorize.guidance.hints import HintError
     from keras_colorize.inference.backends import open_colorizer
     from keras_colorize.io.images import read_image
     from keras_colorize.studio.server import Studio
@@ -204,7 +204,7 @@ def test_a_model_without_hints_refuses_them_in_one_line(photo, automatic_model):
     studio = Studio(backend, automatic_model)
     studio.load_photo(read_image(photo), "windmill.jpg")
     assert _png_size(studio.colorize({"hints": []}, full=False)) == (371, 512)
-    with pytest.raises(HintError, match="this model takes no hints"):
+    with pytest.raises(NotGuidedError, match="takes no colour hints"):
         studio.colorize({"hints": [{"x": 1, "y": 1, "color": BLUE}]}, full=False)
 
 

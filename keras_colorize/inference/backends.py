@@ -132,14 +132,10 @@ class TFLiteBackend(Backend):
             raise ModelLoadError(
                 f"{path} does not load as a TFLite model ({error_line(error)})"
             ) from None
-        inputs = {detail["name"]: detail for detail in self.interpreter.get_input_details()}
-        try:  # by signature key: the converter does not keep the inputs' order
-            keys = self.interpreter.get_signature_runner().get_input_details()
-            self.inputs = {key: inputs[detail["name"]] for key, detail in keys.items()}
-        except (ValueError, KeyError):  # a file without signatures: one unnamed input
-            self.inputs = {}
+        inputs = self.interpreter.get_input_details()
+        self.inputs = signature_inputs(self.interpreter)
         if len(inputs) == 1:
-            self.inputs = {"image": next(iter(inputs.values()))}
+            self.inputs = {"image": inputs[0]}
         self.guided = set(GUIDED_INPUT_KEYS) <= self.inputs.keys()
         if len(inputs) != 1 and not self.guided:
             raise ModelLoadError(f"{path} is not a colorizer: inputs {sorted(self.inputs)}")
@@ -177,6 +173,17 @@ class TFLiteBackend(Backend):
                 }
                 results.append(self._invoke(one[None], guidance)[0])
         return np.stack(results).astype(np.float32)
+
+
+def signature_inputs(interpreter):
+    """{signature key ("L", "hints", ...): input detail} of a LiteRT interpreter; {} without
+    signatures. By key, because the converter does not keep the inputs' order."""
+    details = {detail["name"]: detail for detail in interpreter.get_input_details()}
+    try:
+        keys = interpreter.get_signature_runner().get_input_details()
+        return {key: details[detail["name"]] for key, detail in keys.items()}
+    except (ValueError, KeyError):  # a file without signatures
+        return {}
 
 
 def _require_tensorflow(path):

@@ -54,8 +54,15 @@ import tensorflow as tf
 from keras_colorize import artifacts as A
 from keras_colorize.cli import error_line
 from keras_colorize.color import tf_lab
-from keras_colorize.contract import HINT_CHANNELS, REFERENCE_BINS
+from keras_colorize.contract import (
+    GUIDED_INPUT_KEYS,
+    HINT_CHANNELS,
+    REFERENCE_BINS,
+    no_hints,
+    no_reference,
+)
 from keras_colorize.guidance.graph import call_colorizer, is_guided
+from keras_colorize.inference.backends import signature_inputs
 from keras_colorize.training.families import network_stride
 from keras_colorize.training.run_dir import load_colorizer_from_run
 
@@ -319,16 +326,17 @@ def convert(saved_model, variant, contract, representative=None):
 
 def input_detail(interpreter, key):
     """The input of a .tflite model whose signature key is ``key`` ("L", "hints", ...)."""
-    runner = interpreter.get_signature_runner()
-    name = runner.get_input_details()[key]["name"]
-    return next(d for d in interpreter.get_input_details() if d["name"] == name)
+    return signature_inputs(interpreter)[key]
 
 
-def _zero_other_inputs(interpreter, first):
-    """A guided model's hints and reference: zeros (it then colorizes on its own)."""
-    for detail in interpreter.get_input_details():
-        if detail["index"] != first["index"]:
-            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+def _no_guidance(interpreter):
+    """A guided model's hints and reference: none (contract.fill_guidance's zeros)."""
+    inputs = signature_inputs(interpreter)
+    if set(GUIDED_INPUT_KEYS) <= inputs.keys():
+        size = int(inputs[A.L_KEY]["shape"][1])
+        hints, reference = no_hints(1, size), no_reference(1)
+        interpreter.set_tensor(inputs[A.HINTS_KEY]["index"], hints)
+        interpreter.set_tensor(inputs[A.REFERENCE_KEY]["index"], reference)
 
 
 def _run(interpreter, contract, photo):
@@ -340,7 +348,7 @@ def _run(interpreter, contract, photo):
         interpreter.invoke()
         return interpreter.get_tensor(out["index"])[0]
     inp = input_detail(interpreter, A.L_KEY)
-    _zero_other_inputs(interpreter, inp)
+    _no_guidance(interpreter)
     interpreter.set_tensor(inp["index"], _l_norm(photo[None]).numpy())
     interpreter.invoke()
     return _recombine(photo[None], interpreter.get_tensor(out["index"])).numpy()[0]

@@ -14,6 +14,7 @@ import threading
 import webbrowser
 
 from keras_colorize.cli import INTERRUPTED, UsageError, command
+from keras_colorize.contract import NOT_GUIDED
 from keras_colorize.inference.backends import open_backend
 from keras_colorize.inference.shipped import SHIPPED_MODEL, find_model
 from keras_colorize.io.images import ImageReadError, read_image
@@ -91,11 +92,7 @@ def main(argv=None):
     url = f"http://{HOST}:{server.server_address[1]}/"
     studio = server.studio
     if not studio.backend.guided:
-        print(
-            f"note: {studio.model_path} takes no colour points; the page colorizes "
-            "automatically only (a guided model, fit --guided, takes them)",
-            file=sys.stderr,
-        )
+        print(f"note: {studio.model_path} {NOT_GUIDED}", file=sys.stderr)
     print(f"{PROG}: {url} (Ctrl-C stops)", flush=True)
     if not args.no_browser:
         # In a thread: some browsers (a terminal one) block webbrowser.open until they exit.

@@ -65,6 +65,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import numpy as np
 
 from keras_colorize.cli import UsageError, error_line
+from keras_colorize.contract import NOT_GUIDED, NotGuidedError
 from keras_colorize.guidance.hints import (
     HintError,
     hint_map,
@@ -183,7 +184,7 @@ class Studio:
     def set_reference(self, image):
         """A decoded reference photo -> its colour distribution, used while ``reference`` is on."""
         if not self.backend.guided:
-            raise HintError("this model takes no reference photo: it needs a guided model")
+            raise NotGuidedError(f"this model {NOT_GUIDED}")
         histogram = reference_from_photo(image.rgb)  # HintError if the photo is gray
         with self.lock:
             self.reference = histogram
@@ -214,10 +215,7 @@ class Studio:
             if not isinstance(use_reference, bool):
                 raise HintError("reference must be true or false")
             if (points or use_reference) and not self.backend.guided:
-                raise HintError(
-                    "this model takes no hints: it colorizes on its own; "
-                    "a guided model (fit --guided, like the shipped one) takes them"
-                )
+                raise NotGuidedError(f"this model {NOT_GUIDED}")
             if use_reference and self.reference is None:
                 raise HintError("no reference photo is loaded")
             from keras_colorize.inference.pipeline import colorize_images
