@@ -105,7 +105,8 @@ def parse_args(argv):
         type=int,
         metavar="N",
         help="also score the guided models with N random ground-truth colour hints for each N "
-        "(e.g. 0 1 2 5 10 20 50), against Levin et al.'s propagation of the same hints",
+        "(e.g. 0 1 2 5 10 20 50), in both hint modes, against Levin et al.'s propagation of the "
+        "same hints, and how far one point's colour reaches (locality.md)",
     )
     parser.add_argument(
         "--reference-photos",
@@ -177,9 +178,9 @@ def evaluate(args):
 
 
 def hint_sweep_report(args, entries, models, photos):
-    """--hint-counts (guided models and Levin et al. against the number of hints) and
-    --reference-photos (how a reference moves the colours); returns the tables."""
-    from keras_colorize.evaluation import hint_sweep
+    """--hint-counts (guided models and Levin et al. against the number of hints, and the reach
+    of one point) and --reference-photos (how a reference moves the colours); returns the tables."""
+    from keras_colorize.evaluation import hint_sweep, locality
     from keras_colorize.evaluation.metrics import summarize
 
     guided = [(m.name, m.backend) for m in models if getattr(m.backend, "guided", False)]
@@ -204,6 +205,9 @@ def hint_sweep_report(args, entries, models, photos):
         rows = hint_sweep.sweep(pictures, guided, counts, quiet=args.quiet)
         text = hint_sweep.write(args.out, rows, automatic)
         print(f"wrote hint_sweep.csv, .md and .png to {args.out}", file=sys.stderr)
+        reach = locality.locality(pictures, locality.model_methods(guided))
+        text += locality.write(args.out, reach)
+        print(f"wrote locality.csv and .md to {args.out}", file=sys.stderr)
     if args.reference_photos:
         references = []
         for path in args.reference_photos:

@@ -37,7 +37,7 @@ import numpy as np
 
 from keras_colorize.guidance.levin import _check_inputs, spread
 
-DECAY = 2e-5  # lambda; a walk lives 1 / lambda steps on average
+DECAY = 1.5e-5  # lambda; a walk lives 1 / lambda steps on average
 SHARPNESS = 2.0  # Levin's affinities squared (and normalised): hints cross lightness edges less
 
 
