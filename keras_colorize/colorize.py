@@ -28,6 +28,7 @@ import numpy as np
 
 from keras_colorize.cli import INTERRUPTED, SOME_FAILED, UsageError, report
 from keras_colorize.inference.backends import MIN_WORKING_SIZE
+from keras_colorize.inference.pipeline import HINT_MODES
 from keras_colorize.inference.shipped import SHIPPED_MODEL, find_model
 from keras_colorize.io.folders import image_files, is_image_name
 from keras_colorize.io.images import IMAGE_EXTENSIONS, ImageReadError, read_image
@@ -129,6 +130,13 @@ def parse_args(argv):
         help="an RGBA image of the photo's size whose opaque pixels are colour hints (ONE photo)",
     )
     guidance.add_argument(
+        "--hint-mode",
+        choices=HINT_MODES,
+        default=HINT_MODES[0],
+        help="local (default): each point colours the region it lies in, the network the rest; "
+        "network: the network's own colours for the hints, which may recolour the whole photo",
+    )
+    guidance.add_argument(
         "--reference",
         metavar="PHOTO",
         help="a colour photo whose colours the result should take on (every photo)",
@@ -220,6 +228,7 @@ class Guidance:
 
     hints: np.ndarray | None = None  # float32 (S, S, 3)
     reference: np.ndarray | None = None  # float32 (REFERENCE_BINS,)
+    hint_mode: str = HINT_MODES[0]  # inference.pipeline.colorize_images
 
 
 def load_guidance(args, jobs, backend):
@@ -256,7 +265,7 @@ def load_guidance(args, jobs, backend):
             reference = H.reference_from_photo(read_image(args.reference).rgb)
         except (ImageReadError, H.HintError) as error:
             raise UsageError(f"--reference {args.reference}: {error}") from None
-    return Guidance(hint_map, reference)
+    return Guidance(hint_map, reference, args.hint_mode)
 
 
 def _read_rgba(path):
@@ -365,6 +374,7 @@ class Run:
             self.backend,
             hints=[self.guidance.hints] * count,
             references=[self.guidance.reference] * count,
+            hint_mode=self.guidance.hint_mode,
         )
         for job, image in batch:
             rgb = outputs.pop(0)  # released as soon as it is written

@@ -1,14 +1,20 @@
 """Local colour hints: a point colours its own region, fades away and stops at strong edges."""
 
+import json
+
 import numpy as np
 import pytest
+from PIL import Image
 
+from keras_colorize.color import np_lab
+from keras_colorize.colorize import main
 from keras_colorize.evaluation.locality import near_far
 from keras_colorize.guidance.hints import hint_map
 from keras_colorize.guidance.levin import propagate
 from keras_colorize.guidance.local import hint_reach, local_hints
 from keras_colorize.inference.backends import Backend
 from keras_colorize.inference.pipeline import colorize_images
+from tests.conftest import photo_paths
 
 RED = (60.0, 40.0)
 
@@ -131,3 +137,27 @@ def test_colorize_with_one_point_changes_far_pixels_less_than_near_ones(hint_mod
 def test_hint_mode_is_checked():
     with pytest.raises(ValueError, match="hint_mode"):
         colorize_images([_object_photo()], _SpreadingBackend(), hint_mode="global")
+
+
+def test_colorize_command_applies_a_point_locally_unless_told_otherwise(tmp_path):
+    photo = Image.open(photo_paths()[0]).convert("L").convert("RGB")
+    source = tmp_path / "photo.png"
+    photo.save(source)
+    point = (photo.width * 0.3, photo.height * 0.6)
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": point[0], "y": point[1], "color": "#ff0000"}]))
+    results = {}
+    for name, extra in (
+        ("none", []),
+        ("local", ["--hints", str(hints)]),
+        ("network", ["--hints", str(hints), "--hint-mode", "network"]),
+    ):
+        out = tmp_path / name
+        assert main([str(source), "--out", str(out), "--quiet", *extra]) == 0
+        results[name] = np.asarray(Image.open(out / "photo.png").convert("RGB"))
+    local = near_far(results["none"], results["local"], point)
+    network = near_far(results["none"], results["network"], point)
+    assert local[0] > 20, local  # red where it was put
+    assert local[1] < local[0] / 3, local
+    assert network[1] > 2 * local[1], (local, network)
+    assert np_lab.rgb_uint8_to_lab(results["local"])[..., 1].max() > 40
