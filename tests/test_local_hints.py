@@ -88,6 +88,8 @@ def test_the_network_keeps_what_no_hint_reaches():
     np.testing.assert_array_equal(local_hints(lightness, auto, hint_ab, empty, guided), auto)
     with pytest.raises(ValueError, match="decay"):
         hint_reach(lightness, hint_ab, hint_mask, decay=0.0)
+    with pytest.raises(ValueError, match="decay"):
+        propagate(lightness, hint_ab, hint_mask, decay=-1.0)
     with pytest.raises(ValueError, match="auto_ab"):
         local_hints(lightness, auto[1:], hint_ab, hint_mask)
 

@@ -204,7 +204,8 @@ def spread(y, values, mask, window=1, decay=0.0, sharpness=1.0):
     neighbour, weights = _neighbour_weights(y, window)
     if sharpness != 1.0:
         weights = weights**sharpness
-        weights /= weights.sum(axis=0)
+        total = weights.sum(axis=0)
+        weights /= np.where(total > 0.0, total, 1.0)
     hinted = mask.ravel()
     # Only the free pixels are unknowns (the hinted ones move to the right-hand side), numbered
     # in the fill-reducing order so that the LU can take the matrix as it comes.
