@@ -12,7 +12,6 @@ TRAINING = [
     "keras>=3.15,<4",
     "matplotlib>=3.8",
     "tensorboard>=2.16",  # fit's logs; TensorFlow 2.21 no longer pulls it in
-    "scipy>=1.11",  # evaluate's Levin et al. baseline for colour hints (sparse solve)
 ]
 
 # The shipped colorizer (models/colorizer/, one copy in the repository) goes into
@@ -53,6 +52,7 @@ setup(
         "pillow>=10.0",
         "tqdm>=4.66",
         "ai-edge-litert>=2.0",  # the TFLite runtime
+        "scipy>=1.11",  # colour hints' local spread (guidance.local), Levin et al.'s sparse solve
     ],
     # Training, export, evaluation and data preparation need TensorFlow, from an
     # extra so that a GPU user never ends up with both the CPU and the CUDA wheel

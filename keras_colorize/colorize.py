@@ -26,6 +26,7 @@ from keras_colorize.cli import INTERRUPTED, SOME_FAILED, UsageError, command
 from keras_colorize.inference.backends import MIN_WORKING_SIZE, open_backend
 from keras_colorize.inference.batch import BatchColorizer, Tally
 from keras_colorize.inference.jobs import OUTPUT_EXTENSIONS, expand_inputs, plan_jobs
+from keras_colorize.inference.pipeline import HINT_MODES
 from keras_colorize.inference.shipped import SHIPPED_MODEL, find_model
 from keras_colorize.inference.user_guidance import load_guidance
 from keras_colorize.io.images import IMAGE_EXTENSIONS
@@ -96,6 +97,13 @@ def parse_args(argv):
         "--hint-image",
         metavar="PNG",
         help="an RGBA image of the photo's size whose opaque pixels are colour hints (ONE photo)",
+    )
+    guidance.add_argument(
+        "--hint-mode",
+        choices=HINT_MODES,
+        default=HINT_MODES[0],
+        help="local (default): each point colours the region it lies in, the network the rest; "
+        "network: the network's own colours for the hints, which may recolour the whole photo",
     )
     guidance.add_argument(
         "--reference",
@@ -180,6 +188,7 @@ def main(argv=None):
             hints=args.hints,
             hint_image=args.hint_image,
             reference=args.reference,
+            hint_mode=args.hint_mode,
         )
     for item in unmatched:
         tally.skipped += 1

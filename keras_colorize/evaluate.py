@@ -103,7 +103,8 @@ def parse_args(argv):
         type=int,
         metavar="N",
         help="also score the guided models with N random ground-truth colour hints for each N "
-        "(e.g. 0 1 2 5 10 20 50), against Levin et al.'s propagation of the same hints",
+        "(e.g. 0 1 2 5 10 20 50), in both hint modes, against Levin et al.'s propagation of the "
+        "same hints, and how far one point's colour reaches (locality.md)",
     )
     parser.add_argument(
         "--reference-photos",

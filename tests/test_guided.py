@@ -247,8 +247,20 @@ def test_hint_sweep_scores_guided_models_and_levin_on_the_same_hints(small_datas
     args += ["--model", f"g={path}", "--max-images", "2", "--hint-counts", "0", "3"]
     assert evaluate_main(args) == 0
     rows = list(csv.DictReader(open(out / "hint_sweep.csv", encoding="utf-8")))
-    assert {(r["method"], r["hints"]) for r in rows} == {("g", "0"), ("g", "3"), ("levin", "3")}
+    assert {(r["method"], r["hints"]) for r in rows} == {
+        ("g", "0"),
+        ("g", "3"),
+        ("g local", "0"),
+        ("g local", "3"),
+        ("levin", "3"),
+    }
     assert (out / "hint_sweep.png").stat().st_size > 0
+    # One point per photo, its true colour and red, in both modes and with Levin.
+    reach = list(csv.DictReader(open(out / "locality.csv", encoding="utf-8")))
+    assert {(r["method"], r["colour"]) for r in reach} == {
+        (method, colour) for method in ("g", "g local", "levin") for colour in ("truth", "red")
+    }
+    assert len(reach) == 2 * 3 * 2
     # Both methods got the same hints: the draw depends on the photo and the count only.
     rgb = np.full((40, 40, 3), 128, np.uint8)
     rgb[:, 20:] = (200, 60, 40)

@@ -1,4 +1,5 @@
-"""What guidance does to the guided models: the hint sweep and the reference shift, as a report.
+"""What guidance does to the guided models: the hint sweep, the reach of one point and the
+reference shift, as a report.
 
 ``evaluate --hint-counts N ...`` scores each guided model (and Levin et al.'s
 learning-free propagation) with N random ground-truth hints per photo
@@ -10,7 +11,7 @@ import os
 import sys
 
 from keras_colorize.cli import UsageError
-from keras_colorize.evaluation import hint_sweep
+from keras_colorize.evaluation import hint_sweep, locality
 from keras_colorize.evaluation.metrics import summarize
 from keras_colorize.evaluation.sources import load_photo
 from keras_colorize.io.images import ImageReadError, read_image
@@ -54,6 +55,9 @@ def guidance_report(
         rows = hint_sweep.sweep(pictures, guided, counts, quiet=quiet)
         text = hint_sweep.write(out_dir, rows, automatic)
         print(f"wrote hint_sweep.csv, .md and .png to {out_dir}", file=sys.stderr)
+        reach = locality.locality(pictures, locality.model_methods(guided))
+        text += locality.write(out_dir, reach)
+        print(f"wrote locality.csv and .md to {out_dir}", file=sys.stderr)
     if reference_photos:
         references = []
         for path in reference_photos:

@@ -7,7 +7,10 @@ every method gets the SAME hints). A guided model colorizes with them;
 Levin, Lischinski & Weiss 2004 (guidance.levin, learning-free) spreads the
 same hints over the same working-size lightness; both results are
 recombined with the full-resolution lightness and scored like `evaluate`.
-N = 0 is the guided model working on its own.
+N = 0 is the guided model working on its own. Each model runs in each hint
+mode (inference.pipeline.HINT_MODES): "network" feeds the hints to the
+network (rows named after the model), "local" colorizes without them and
+applies them where they reach (guidance.local; rows "NAME local").
 """
 
 import csv
@@ -22,7 +25,7 @@ from keras_colorize import constants as C
 from keras_colorize.color import np_lab
 from keras_colorize.color.fullres import lightness, recombine
 from keras_colorize.evaluation.metrics import image_metrics
-from keras_colorize.inference.pipeline import colorize_images, working_lightness
+from keras_colorize.inference.pipeline import HINT_MODES, colorize_images, working_lightness
 
 HINT_COUNTS = (0, 1, 2, 5, 10, 20, 50)
 LEVIN = "levin"
@@ -52,11 +55,16 @@ def levin_colorize(rgb, hints):
     return recombine(full, ab)
 
 
+def method_name(model_name, hint_mode):
+    """The sweep's name for a model in a hint mode: the model's own for "network"."""
+    return model_name if hint_mode == "network" else f"{model_name} {hint_mode}"
+
+
 def _photo_seed(name):
     return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
 
 
-def sweep(photos, models, counts=HINT_COUNTS, levin=True, quiet=False):
+def sweep(photos, models, counts=HINT_COUNTS, levin=True, quiet=False, modes=HINT_MODES):
     """Scores every guided model (and Levin) at every hint count.
 
     Args:
@@ -64,6 +72,7 @@ def sweep(photos, models, counts=HINT_COUNTS, levin=True, quiet=False):
         models: [(name, backend)] of guided backends; Levin uses the first
             one's working size.
         counts: the numbers of hints.
+        modes: the hint modes to run each model in.
 
     Returns:
         rows: [{"photo", "method", "hints", *metrics}].
@@ -82,7 +91,10 @@ def sweep(photos, models, counts=HINT_COUNTS, levin=True, quiet=False):
                     model_hints = ground_truth_hints(
                         rgb, backend.working_size, count, _photo_seed(name)
                     )
-                results[model_name] = colorize_images([rgb], backend, hints=[model_hints])[0]
+                for mode in modes:
+                    results[method_name(model_name, mode)] = colorize_images(
+                        [rgb], backend, hints=[model_hints], hint_mode=mode
+                    )[0]
             if levin and count:
                 results[LEVIN] = levin_colorize(rgb, hints)
             for method, prediction in results.items():
@@ -141,7 +153,7 @@ def figure(path, table, automatic=None):
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Colour hints: guided model vs Levin et al. 2004 (same hints)")
+    fig.suptitle("Colour hints: guided model (network, local) vs Levin et al. 2004 (same hints)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

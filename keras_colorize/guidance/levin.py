@@ -145,7 +145,7 @@ def _nested_dissection(height, width):
     return np.concatenate(order)
 
 
-def propagate(lightness, hint_ab, hint_mask, window=1):
+def propagate(lightness, hint_ab, hint_mask, window=1, decay=0.0):
     """Spreads colour hints over a gray image along its lightness (Levin et al. 2004).
 
     Args:
@@ -153,6 +153,10 @@ def propagate(lightness, hint_ab, hint_mask, window=1):
         hint_ab: float (H, W, 2), Lab a, b at the hinted pixels (other values ignored).
         hint_mask: bool (H, W), True where a hint is given.
         window: neighbourhood radius; 1 is the paper's 3x3 window.
+        decay: lambda >= 0; a free pixel's value is the weighted mean of its
+            neighbours' divided by 1 + lambda, so that a hint fades with the
+            distance it travels (guidance.local uses this for corrections);
+            0 is Levin's propagation, which fills the whole image.
 
     Returns:
         float32 (H, W, 2): a, b at every pixel, equal to hint_ab at the hinted
@@ -168,16 +172,41 @@ def propagate(lightness, hint_ab, hint_mask, window=1):
             values or a window that is not a positive integer.
     """
     y, hint_ab, hint_mask = _check_inputs(lightness, hint_ab, hint_mask, window)
+    return spread(y, hint_ab, hint_mask, window, decay)
+
+
+def spread(y, values, mask, window=1, decay=0.0, sharpness=1.0):
+    """The solve behind ``propagate``, for any number of channels and checked inputs.
+
+    Args:
+        y: float64 (H, W), lightness in [0, 1].
+        values: float (H, W, C), the values at the masked pixels (others ignored).
+        mask: bool (H, W), where the values are given.
+        window: neighbourhood radius.
+        decay: lambda >= 0 (see ``propagate``).
+        sharpness: the affinities are raised to this power and normalised again:
+            above 1, colour crosses edges of lightness less (1: Levin's).
+
+    Returns:
+        float32 (H, W, C): equal to ``values`` where masked; zeros without any mask.
+    """
+    if not (np.isfinite(decay) and decay >= 0):
+        raise ValueError(f"decay must be a finite number >= 0, got {decay!r}")
     height, width = y.shape
-    out = np.zeros((height, width, 2), np.float32)
-    if not hint_mask.any():
+    channels = values.shape[-1]
+    out = np.zeros((height, width, channels), np.float32)
+    if not mask.any():
         return out
-    out[hint_mask] = hint_ab[hint_mask]
-    if hint_mask.all():
+    out[mask] = values[mask]
+    if mask.all():
         return out
 
     neighbour, weights = _neighbour_weights(y, window)
-    hinted = hint_mask.ravel()
+    if sharpness != 1.0:
+        weights = weights**sharpness
+        total = weights.sum(axis=0)
+        weights /= np.where(total > 0.0, total, 1.0)
+    hinted = mask.ravel()
     # Only the free pixels are unknowns (the hinted ones move to the right-hand side), numbered
     # in the fill-reducing order so that the LU can take the matrix as it comes.
     order = _nested_dissection(height, width)
@@ -186,31 +215,31 @@ def propagate(lightness, hint_ab, hint_mask, window=1):
     unknown = np.full(height * width, -1)
     unknown[order] = np.arange(size)
 
-    keep = (weights > 0.0) & ~hint_mask[None]  # the rows of free pixels
+    keep = (weights > 0.0) & ~mask[None]  # the rows of free pixels
     pixel = np.broadcast_to(np.arange(height * width).reshape(height, width), keep.shape)
     rows = unknown[pixel[keep]]
     cols = neighbour[keep]
-    values = weights[keep]
+    weight = weights[keep]
     to_hint = hinted[cols]
 
-    hint_flat = hint_ab.reshape(-1, 2)
+    flat = np.asarray(values, np.float64).reshape(-1, channels)
     rhs = np.stack(
         [
             np.bincount(
-                rows[to_hint], weights=values[to_hint] * hint_flat[cols[to_hint], c], minlength=size
+                rows[to_hint], weights=weight[to_hint] * flat[cols[to_hint], c], minlength=size
             )
-            for c in range(2)
+            for c in range(channels)
         ],
         axis=1,
     )
     free = ~to_hint
-    matrix = scipy.sparse.identity(size, format="csc") - scipy.sparse.csc_matrix(
-        (values[free], (rows[free], unknown[cols[free]])), shape=(size, size)
+    matrix = (1.0 + decay) * scipy.sparse.identity(size, format="csc") - scipy.sparse.csc_matrix(
+        (weight[free], (rows[free], unknown[cols[free]])), shape=(size, size)
     )
-    # Each row is diagonally dominant (1 against weights summing to at most 1, and less next to
-    # a hint), so the LU needs no pivoting: keeping the diagonal keeps the order's low fill.
+    # Each row is diagonally dominant (1 + decay against weights summing to at most 1), so the
+    # LU needs no pivoting: keeping the diagonal keeps the order's low fill.
     factor = scipy.sparse.linalg.splu(
         matrix, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True}
     )
-    out.reshape(-1, 2)[order] = factor.solve(rhs)
+    out.reshape(-1, channels)[order] = factor.solve(rhs)
     return out

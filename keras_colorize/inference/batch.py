@@ -71,6 +71,7 @@ class BatchColorizer:
             self.backend,
             hints=[self.guidance.hints] * count,
             references=[self.guidance.reference] * count,
+            hint_mode=self.guidance.hint_mode,
         )
         for job, image in batch:
             rgb = outputs.pop(0)  # released as soon as it is written

@@ -14,6 +14,7 @@ import numpy as np
 
 from keras_colorize.cli import UsageError
 from keras_colorize.contract import NOT_GUIDED, NotGuidedError
+from keras_colorize.inference.pipeline import HINT_MODES
 from keras_colorize.io.images import ImageReadError, read_image
 
 
@@ -23,9 +24,12 @@ class Guidance:
 
     hints: np.ndarray | None = None  # float32 (S, S, 3)
     reference: np.ndarray | None = None  # float32 (REFERENCE_BINS,)
+    hint_mode: str = HINT_MODES[0]  # how hints act: inference.pipeline.colorize_images
 
 
-def load_guidance(backend, model, photos, hints=None, hint_image=None, reference=None):
+def load_guidance(
+    backend, model, photos, hints=None, hint_image=None, reference=None, hint_mode=HINT_MODES[0]
+):
     """Reads the user's guidance files for ``backend``; UsageError if any is bad.
 
     Args:
@@ -38,9 +42,10 @@ def load_guidance(backend, model, photos, hints=None, hint_image=None, reference
             hints, or None.
         reference: a colour photo whose colour distribution steers every photo,
             or None.
+        hint_mode: one of inference.pipeline.HINT_MODES.
     """
     if not (hints or hint_image or reference):
-        return Guidance()
+        return Guidance(hint_mode=hint_mode)
     from keras_colorize.guidance import hints as H
 
     if not backend.guided:
@@ -68,7 +73,7 @@ def load_guidance(backend, model, photos, hints=None, hint_image=None, reference
             distribution = H.reference_from_photo(read_image(reference).rgb)
         except (ImageReadError, H.HintError) as error:
             raise UsageError(f"--reference {reference}: {error}") from None
-    return Guidance(hint_map, distribution)
+    return Guidance(hint_map, distribution, hint_mode)
 
 
 def read_rgba(path):
