@@ -119,3 +119,7 @@ def main(argv=None):
         print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     print(_summary(manifest, args.out))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
