@@ -82,6 +82,11 @@ def test_runner_errors(tmp_path, capsys, monkeypatch):
     assert exit_info.value.code == 2
     assert main(["--src", str(tmp_path / "missing"), "--out", out, "--runner", "direct"]) == 2
     assert "missing" in capsys.readouterr().err
+    # TensorFlow 2.21's tf.io.gfile has no hdfs:// (tensorflow-io had it): said in one line.
+    assert main(["--src", "hdfs://nn/photos", "--out", out, "--runner", "direct"]) == 2
+    assert main(["--src", src, "--out", "hdfs://nn/data", "--runner", "direct"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all("'hdfs' not implemented" in line for line in lines)
     assert main(["--src", src, "--out", out, "--runner", "NoSuchRunner", "--no-figure"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("data_prep: error:") and len(err.splitlines()) == 1

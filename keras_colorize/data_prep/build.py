@@ -126,7 +126,11 @@ def check_output(out, options, overwrite):
 
     Paths go through tf.io.gfile, so `out` may be local, gs:// or hdfs://.
     """
-    if tf.io.gfile.exists(out) and not tf.io.gfile.isdir(out):
+    try:
+        exists = tf.io.gfile.exists(out)
+    except tf.errors.OpError as error:  # e.g. hdfs://, which TensorFlow 2.21 lacks
+        raise DataPrepError(f"--out {out}: {error.message.splitlines()[0]}") from error
+    if exists and not tf.io.gfile.isdir(out):
         raise DataPrepError(f"--out {out} exists and is not a folder")
     if not tf.io.gfile.isdir(out):
         return
@@ -158,7 +162,11 @@ def check_output(out, options, overwrite):
 
 def check_sources(sources):
     for source in sources:
-        if not tf.io.gfile.isdir(source):
+        try:
+            found = tf.io.gfile.exists(source) and tf.io.gfile.isdir(source)
+        except tf.errors.OpError as error:  # e.g. hdfs://, which TensorFlow 2.21 lacks
+            raise DataPrepError(f"--src {source}: {error.message.splitlines()[0]}") from error
+        if not found:
             raise DataPrepError(f"--src {source} is not a folder")
 
 
