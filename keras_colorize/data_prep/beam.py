@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+from collections import Counter
 
 import numpy as np
 import tensorflow as tf
@@ -102,7 +103,11 @@ def _read_and_process(item, process_options, encoding):
 
 
 def _plan(metas, options):
-    """Every file's metadata -> (report, {path: (split, shard)}), by the local build's rules."""
+    """Every file's metadata -> what goes where, by the local build's rules.
+
+    Returns:
+        (report, {path: (split, shard)}, {(split, shard): number of records}).
+    """
     report = BuildReport()
     report.dropped.update(gray=0, below_min_colorfulness=0)
     seen = {}
@@ -116,7 +121,8 @@ def _plan(metas, options):
         if split is not None:
             candidates.append(Candidate(key, path, "", split, score, spool_index=-1))
     selected = _select_top(candidates, options.keep_top, report)
-    return report, plan_shards(selected, options, report)
+    where = plan_shards(selected, options, report)
+    return report, where, Counter(where.values())
 
 
 def _route(processed, plan):
@@ -130,9 +136,17 @@ def _route(processed, plan):
 def _write_shard(group, plan, staging):
     """Writes one shard in path order (as the local build does); yields its train pixel counts."""
     (split, shard), records = group
-    path = os.path.join(staging, plan[0].shards[split][shard])
+    records = sorted(records)
+    name = plan[0].shards[split][shard]
+    if len(records) != plan[2][split, shard]:
+        # Seen once with --direct_running_mode multi_threading: fail, never write a short shard.
+        raise RuntimeError(
+            f"{name}: the runner delivered {len(records)} records, the plan has "
+            f"{plan[2][split, shard]}"
+        )
+    path = os.path.join(staging, name)
     with tf.io.TFRecordWriter(path) as writer:
-        for _, record in sorted(records):
+        for _, record in records:
             writer.write(record)
     if split == "train":
         yield ab_grid_histogram([path])
