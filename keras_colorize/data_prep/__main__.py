@@ -59,7 +59,10 @@ def parse_args(argv):
     parser.add_argument("--jpeg-quality", type=int, default=95)
     parser.add_argument("--images-per-shard", type=int, default=1024)
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes of the local build (default: all cores)",
     )
     parser.add_argument(
         "--overwrite",
