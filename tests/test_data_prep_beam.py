@@ -16,9 +16,18 @@ beam = pytest.importorskip("apache_beam")
 from keras_colorize.data_prep.beam import build_dataset_beam, make_runner  # noqa: E402
 
 # Loaded by the subprocess before anything else: every attempt to reach the
-# network (a connection or a name look-up) is noted on stderr and refused.
+# network (a connection or a name look-up) is noted on stderr and refused, and
+# cloud client modules loaded by the end are named there.
 NO_NETWORK = """
-import socket, sys
+import atexit, socket, sys
+
+CLIENTS = ("boto3", "botocore", "apitools", "googleapiclient", "google.cloud", "google.auth")
+
+@atexit.register
+def _clients():
+    loaded = [m for m in sys.modules if m.startswith(CLIENTS)]
+    if loaded:
+        sys.stderr.write("CLOUD CLIENTS %s\\n" % sorted(loaded))
 
 def _refuse(*args, **kwargs):
     sys.stderr.write("NETWORK ATTEMPT\\n")
@@ -70,6 +79,7 @@ def test_direct_runs_in_process_without_network(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "NETWORK ATTEMPT" not in done.stderr
+    assert "CLOUD CLIENTS" not in done.stderr
     assert "wrote" in done.stdout and os.path.exists(os.path.join(out, "manifest.json"))
 
 

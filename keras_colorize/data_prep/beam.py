@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import sys
 from collections import Counter
 
 import numpy as np
@@ -50,15 +51,25 @@ IN_PROCESS_RUNNERS = ("direct", "directrunner")
 STAGED_MANIFEST = "manifest.staged"  # written by the pipeline, installed by the launcher
 
 
+# Cloud clients `import apache_beam` would load when installed (its S3 file system):
+# never used here, as files go through tf.io.gfile.
+CLOUD_CLIENTS = ("boto3", "botocore")
+
+
 def import_beam():
-    """Imports apache_beam without its import-time chatter about missing cloud clients."""
+    """Imports apache_beam without loading cloud clients or its chatter about missing ones."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
+    blocked = [name for name in CLOUD_CLIENTS if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # makes `import name` raise ImportError, which Beam expects
     try:
         import apache_beam
     finally:
         root.setLevel(level)
+        for name in blocked:
+            del sys.modules[name]
     return apache_beam
 
 
