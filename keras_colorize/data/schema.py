@@ -87,7 +87,8 @@ def make_example(encoded, image_format, height, width, colorfulness, key, source
         "image/source": _bytes(source.encode("utf-8")),
     }
     example = tf.train.Example(features=tf.train.Features(feature=feature))
-    return example.SerializeToString()
+    # deterministic: map entries sorted, so the bytes do not depend on the process.
+    return example.SerializeToString(deterministic=True)
 
 
 def parse_example(serialized):

@@ -6,12 +6,14 @@ build's spawned workers re-import this file.
 """
 
 import argparse
+import importlib.util
 import os
 import sys
 
 from keras_colorize.cli import command, missing_tensorflow, report
 
 PROG = "data_prep"
+BEAM_INSTALL = "pip install 'keras-colorize[beam]'"
 
 
 def parse_args(argv):
@@ -57,7 +59,10 @@ def parse_args(argv):
     parser.add_argument("--jpeg-quality", type=int, default=95)
     parser.add_argument("--images-per-shard", type=int, default=1024)
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes of the local build (default: all cores)",
     )
     parser.add_argument(
         "--overwrite",
@@ -66,7 +71,19 @@ def parse_args(argv):
     )
     parser.add_argument("--no-figure", action="store_true", help="skip the colourfulness figure")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--runner",
+        metavar="NAME",
+        help="run as one Apache Beam pipeline: 'direct' (in process; --direct_num_workers N "
+        "--direct_running_mode multi_processing for N processes) or a Beam runner such as "
+        "FlinkRunner, SparkRunner, DataflowRunner; further --flags go to Beam's pipeline "
+        f"options (needs {BEAM_INSTALL})",
+    )
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and not args.runner:
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    args.beam_args = beam_args
+    return args
 
 
 def _summary(manifest, out):
@@ -89,6 +106,8 @@ def main(argv=None):
     args = parse_args(argv)
     if missing := missing_tensorflow(PROG):
         return report(PROG, missing)
+    if args.runner and importlib.util.find_spec("apache_beam") is None:
+        return report(PROG, f"--runner needs Apache Beam: {BEAM_INSTALL}")
     # Imported here so that `--help` and argument errors answer without loading TensorFlow.
     from keras_colorize.data_prep.build import BuildOptions, DataPrepError, build_dataset
 
@@ -105,18 +124,36 @@ def main(argv=None):
         images_per_shard=args.images_per_shard,
     )
     try:
-        manifest = build_dataset(
-            args.src,
-            args.out,
-            options,
-            workers=max(1, args.workers),
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            figure=not args.no_figure,
-        )
+        if args.runner:
+            # Imported only here: the local build never loads Beam (nor its cloud clients).
+            from keras_colorize.data_prep.beam import build_dataset_beam
+
+            manifest = build_dataset_beam(
+                args.src,
+                args.out,
+                options,
+                args.runner,
+                args.beam_args,
+                overwrite=args.overwrite,
+                figure=not args.no_figure,
+            )
+        else:
+            manifest = build_dataset(
+                args.src,
+                args.out,
+                options,
+                workers=max(1, args.workers),
+                overwrite=args.overwrite,
+                progress=not args.quiet,
+                figure=not args.no_figure,
+            )
     except DataPrepError as error:
         return report(PROG, error)
     for item in manifest["skipped"]:
         print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     print(_summary(manifest, args.out))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -56,6 +56,15 @@ class BuildOptions:
     def stored_side(self):
         return self.short_side or self.image_size
 
+    def process_options(self):
+        """The slice of these settings that every worker needs."""
+        return ProcessOptions(
+            short_side=self.stored_side,
+            crop=self.crop,
+            encoding=self.encoding,
+            jpeg_quality=self.jpeg_quality,
+        )
+
     def validate(self):
         """Raises DataPrepError for inconsistent settings."""
         if self.image_size < 8:
@@ -107,18 +116,30 @@ def _is_own_file(name):
     )
 
 
+def _listdir(folder):
+    # Object stores list sub-folders with a trailing slash.
+    return [name.rstrip("/") for name in tf.io.gfile.listdir(folder)]
+
+
 def check_output(out, options, overwrite):
-    """Refuses an output folder that holds something else than this dataset."""
-    if os.path.exists(out) and not os.path.isdir(out):
+    """Refuses an output folder that holds something else than this dataset.
+
+    Paths go through tf.io.gfile, so `out` may be local, gs:// or hdfs://.
+    """
+    try:
+        exists = tf.io.gfile.exists(out)
+    except tf.errors.OpError as error:  # e.g. hdfs://, which TensorFlow 2.21 lacks
+        raise DataPrepError(f"--out {out}: {error.message.splitlines()[0]}") from error
+    if exists and not tf.io.gfile.isdir(out):
         raise DataPrepError(f"--out {out} exists and is not a folder")
-    if not os.path.isdir(out):
+    if not tf.io.gfile.isdir(out):
         return
     manifest_path = os.path.join(out, schema.MANIFEST_FILE)
-    if os.path.exists(manifest_path):
+    if tf.io.gfile.exists(manifest_path):
         try:
-            with open(manifest_path, encoding="utf-8") as handle:
+            with tf.io.gfile.GFile(manifest_path, "r") as handle:
                 previous = json.load(handle).get("settings")
-        except (OSError, ValueError, AttributeError) as error:
+        except (OSError, ValueError, AttributeError, tf.errors.OpError) as error:
             raise DataPrepError(
                 f"{manifest_path} is unreadable ({error}); choose another --out"
             ) from error
@@ -131,7 +152,7 @@ def check_output(out, options, overwrite):
                 "choose another --out or pass --overwrite to replace it"
             )
         return
-    foreign = [name for name in os.listdir(out) if not _is_own_file(name)]
+    foreign = [name for name in _listdir(out) if not _is_own_file(name)]
     if foreign:
         raise DataPrepError(
             f"{out} is not empty and holds no keras-colorize dataset "
@@ -141,7 +162,11 @@ def check_output(out, options, overwrite):
 
 def check_sources(sources):
     for source in sources:
-        if not os.path.isdir(source):
+        try:
+            found = tf.io.gfile.exists(source) and tf.io.gfile.isdir(source)
+        except tf.errors.OpError as error:  # e.g. hdfs://, which TensorFlow 2.21 lacks
+            raise DataPrepError(f"--src {source}: {error.message.splitlines()[0]}") from error
+        if not found:
             raise DataPrepError(f"--src {source} is not a folder")
 
 
@@ -166,14 +191,33 @@ def _process_all(files, options, workers, progress):
             pool.terminate()
 
 
+def admit(result, options, seen, report):
+    """The per-file rules, applied to results in path order: the split of a candidate, or None.
+
+    Records unreadable files and duplicates (the first path of identical bytes
+    wins; `seen` maps key -> that path) in report.skipped, every other decoded
+    image in report.scored, and gray or dull ones in report.dropped.
+    """
+    if result.error:
+        report.skipped.append({"path": result.path, "reason": result.error})
+        return None
+    if result.key in seen:
+        report.skipped.append({"path": result.path, "reason": f"duplicate of {seen[result.key]}"})
+        return None
+    seen[result.key] = result.path
+    report.scored.append((result.path, result.colorfulness))
+    if result.max_abs_ab <= C.GRAY_AB_THRESHOLD:
+        report.dropped["gray"] += 1
+        return None
+    if result.colorfulness < options.min_colorfulness:
+        report.dropped["below_min_colorfulness"] += 1
+        return None
+    return assign_split(result.key, options.val_fraction, options.test_fraction)
+
+
 def _spool_candidates(files, options, workers, progress, staging, report):
     """Processes every file, writes those that pass the per-image filters to spool files."""
-    process_options = ProcessOptions(
-        short_side=options.stored_side,
-        crop=options.crop,
-        encoding=options.encoding,
-        jpeg_quality=options.jpeg_quality,
-    )
+    process_options = options.process_options()
     roots = dict((path, root) for root, path in files)
     writers = {
         split: tf.io.TFRecordWriter(os.path.join(staging, f"spool-{split}"))
@@ -182,26 +226,12 @@ def _spool_candidates(files, options, workers, progress, staging, report):
     seen = {}
     candidates = []
     spool_sizes = dict.fromkeys(schema.SPLITS, 0)
-    dropped = {"gray": 0, "below_min_colorfulness": 0}
+    report.dropped.update(gray=0, below_min_colorfulness=0)
     try:
         for result in _process_all(files, process_options, workers, progress):
-            if result.error:
-                report.skipped.append({"path": result.path, "reason": result.error})
+            split = admit(result, options, seen, report)
+            if split is None:
                 continue
-            if result.key in seen:
-                report.skipped.append(
-                    {"path": result.path, "reason": f"duplicate of {seen[result.key]}"}
-                )
-                continue
-            seen[result.key] = result.path
-            report.scored.append((result.path, result.colorfulness))
-            if result.max_abs_ab <= C.GRAY_AB_THRESHOLD:
-                dropped["gray"] += 1
-                continue
-            if result.colorfulness < options.min_colorfulness:
-                dropped["below_min_colorfulness"] += 1
-                continue
-            split = assign_split(result.key, options.val_fraction, options.test_fraction)
             source = os.path.relpath(result.path, roots[result.path])
             record = schema.make_example(
                 result.encoded,
@@ -222,7 +252,6 @@ def _spool_candidates(files, options, workers, progress, staging, report):
     finally:
         for writer in writers.values():
             writer.close()
-    report.dropped.update(dropped)
     return candidates
 
 
@@ -236,21 +265,37 @@ def _select_top(candidates, keep_top, report):
     return ranked[:keep_top]
 
 
+def plan_shards(selected, options, report):
+    """Deals each split's selected candidates round-robin, in key order, into shards.
+
+    Shards are balanced and their membership depends only on the set of
+    images. Fills report.counts, report.shards and report.kept_paths.
+
+    Returns:
+        {path: (split, shard index)} of every selected candidate.
+    """
+    where = {}
+    for split in schema.SPLITS:
+        chosen = sorted((c for c in selected if c.split == split), key=lambda c: c.key)
+        count = math.ceil(len(chosen) / options.images_per_shard)
+        report.counts[split] = len(chosen)
+        report.shards[split] = [schema.shard_name(split, i, count) for i in range(count)]
+        report.kept_paths.update(c.path for c in chosen)
+        where.update((c.path, (split, rank % count)) for rank, c in enumerate(chosen))
+    return where
+
+
 def _write_shards(selected, options, staging, report):
     """Copies the selected records from the spool into their final shards.
 
-    Records are dealt round-robin in key order, so shards are balanced and
-    their membership depends only on the set of images.
+    Within a shard, records keep the spool's order: the files' path order.
     """
+    where = plan_shards(selected, options, report)
     for split in schema.SPLITS:
-        chosen = sorted((c for c in selected if c.split == split), key=lambda c: c.key)
-        report.counts[split] = len(chosen)
-        report.shards[split] = []
-        if not chosen:
+        names = report.shards[split]
+        if not names:
             continue
-        count = math.ceil(len(chosen) / options.images_per_shard)
-        names = [schema.shard_name(split, i, count) for i in range(count)]
-        shard_of = {c.spool_index: rank % count for rank, c in enumerate(chosen)}
+        shard_of = {c.spool_index: where[c.path][1] for c in selected if c.split == split}
         writers = [tf.io.TFRecordWriter(os.path.join(staging, name)) for name in names]
         try:
             spool = tf.data.TFRecordDataset(os.path.join(staging, f"spool-{split}"))
@@ -260,8 +305,6 @@ def _write_shards(selected, options, staging, report):
         finally:
             for writer in writers:
                 writer.close()
-        report.shards[split] = names
-        report.kept_paths.update(c.path for c in chosen)
 
 
 def _manifest(sources, ignored, options, report, prior):
@@ -275,7 +318,7 @@ def _manifest(sources, ignored, options, report, prior):
         "created_by": f"keras-colorize {__version__}",
         "settings": asdict(options),
         "image_shape": [options.stored_side, options.stored_side, 3],
-        "sources": [os.path.abspath(s) for s in sources],
+        "sources": [absolute(s) for s in sources],
         "counts": report.counts,
         "shards": report.shards,
         "files_seen": len(report.scored) + len(report.skipped),
@@ -303,23 +346,31 @@ def _manifest(sources, ignored, options, report, prior):
     }
 
 
+def absolute(path):
+    """An absolute local path; URLs (gs://, hdfs://) unchanged."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def _install(staging, out, manifest):
-    """Replaces this tool's files in `out` by the staged ones; the manifest goes last."""
-    for name in os.listdir(out):
+    """Replaces this tool's files in `out` by the staged ones; the manifest goes last.
+
+    Through tf.io.gfile: a rename on a local disk or HDFS, a copy on object stores.
+    """
+    for name in _listdir(out):
         if schema.SHARD_RE.match(name) or name in (
             schema.MANIFEST_FILE,
             schema.PRIOR_FILE,
             FIGURE_FILE,
         ):
-            os.remove(os.path.join(out, name))
-    for name in os.listdir(staging):
+            tf.io.gfile.remove(os.path.join(out, name))
+    for name in _listdir(staging):
         if not name.startswith("spool-"):
-            os.replace(os.path.join(staging, name), os.path.join(out, name))
+            tf.io.gfile.rename(os.path.join(staging, name), os.path.join(out, name), overwrite=True)
     manifest_tmp = os.path.join(staging, "manifest.tmp")
-    with open(manifest_tmp, "w", encoding="utf-8") as handle:
+    with tf.io.gfile.GFile(manifest_tmp, "w") as handle:
         json.dump(manifest, handle, indent=1)
         handle.write("\n")
-    os.replace(manifest_tmp, os.path.join(out, schema.MANIFEST_FILE))
+    tf.io.gfile.rename(manifest_tmp, os.path.join(out, schema.MANIFEST_FILE), overwrite=True)
 
 
 def build_dataset(sources, out, options, workers=1, overwrite=False, progress=True, figure=True):

@@ -84,19 +84,26 @@ def encode(rgb, options):
 
 
 def process_file(path, options):
-    """Reads one file and prepares its record; never raises for a bad file.
+    """Reads one local file and prepares its record; never raises for a bad file.
 
     Returns:
         ProcessedImage; `error` is set (and nothing else but `path`/`key`) when
         the file cannot be used.
     """
-    result = ProcessedImage(path=path)
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
-        result.error = f"cannot read file ({error.strerror})"
-        return result
+        return ProcessedImage(path=path, error=f"cannot read file ({error.strerror})")
+    return process_bytes(path, data, options)
+
+
+def process_bytes(path, data, options):
+    """Prepares the record of a file already read into `data`; never raises for bad bytes.
+
+    Shared by the local pool and the Beam pipeline, which reads through tf.io.gfile.
+    """
+    result = ProcessedImage(path=path)
     result.key = hashlib.sha256(data).hexdigest()
     try:
         draft = (options.short_side, options.short_side)

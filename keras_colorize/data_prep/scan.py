@@ -2,6 +2,8 @@
 
 import os
 
+import tensorflow as tf
+
 from keras_colorize.io.folders import is_image_name
 
 
@@ -9,7 +11,7 @@ def scan_sources(sources):
     """Lists image files below each source folder, recursively.
 
     Args:
-        sources: folder paths.
+        sources: folder paths, local or any URL tf.io.gfile reads (gs://, hdfs://).
 
     Returns:
         (files, ignored): `files` is a sorted list of (source_root, path) for
@@ -18,8 +20,7 @@ def scan_sources(sources):
     """
     files, ignored = [], []
     for root in sources:
-        for folder, subfolders, names in os.walk(root):
-            subfolders.sort()
+        for folder, _, names in tf.io.gfile.walk(root):
             for name in sorted(names):
                 path = os.path.join(folder, name)
                 if is_image_name(name):

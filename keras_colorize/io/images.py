@@ -6,6 +6,7 @@ TensorFlow here: data_prep runs this in worker processes.
 """
 
 import io
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -78,6 +79,9 @@ def _pillow_to_arrays(image):
     return rgb, alpha, is_gray(rgb)
 
 
+_BUFFER_NAME = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
+
+
 def decode_image(data, draft_size=None):
     """Decodes encoded image bytes.
 
@@ -103,7 +107,10 @@ def decode_image(data, draft_size=None):
             image = ImageOps.exif_transpose(image)
             rgb, alpha, was_gray = _pillow_to_arrays(image)
     except DECODE_ERRORS as error:
-        raise ImageReadError(f"not a readable image ({error})") from error
+        # Pillow names the buffer it read ("<_io.BytesIO object at 0x...>"): an address
+        # that would make data_prep's manifest differ from run to run.
+        reason = _BUFFER_NAME.sub("", str(error))
+        raise ImageReadError(f"not a readable image ({reason})") from error
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ImageReadError("image has no pixels")
     return DecodedImage(rgb=np.ascontiguousarray(rgb), alpha=alpha, was_gray=was_gray)
