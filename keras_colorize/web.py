@@ -13,12 +13,12 @@ chooses between: relaxed-SIMD and compat) and the model:
     index.html  page.js  page.css  page.local.js  colorizer.tflite
     litert/core.js  litert/wasm-utils.js  litert/wasm/litert_wasm_{,compat_}internal.{js,wasm}
 
-The model: by default the shipped colorizer with float16 weights (10.6 MB
-instead of 21 MB), converted with TensorFlow from the colorizer.keras beside
-the .tflite (keras_colorize.serving.tflite, the ``float16`` variant of
-`export`); its colours differed from the float32 file's by a mean 0.09 RGB
-levels (p99 1) over the 12 example and test photos. ``--weights float32``
-copies the .tflite as it is and needs no TensorFlow.
+The model: by default the .tflite (``--model``, or the shipped colorizer)
+with its weights stored as float16 (keras_colorize.serving.tflite_float16:
+10.6 MB instead of 21 MB, no TensorFlow needed; the same file as `export`'s
+float16 variant gives). The shipped colorizer's colours moved by a mean 0.09
+RGB levels (p99 1) from the float32 file's over the 12 example and test
+photos. ``--weights float32`` copies the .tflite as it is.
 
 There is ONE page: the studio server serves page.html as it is and page.js
 talks to its HTTP API; here index.html is page.html with a
@@ -40,8 +40,9 @@ import shutil
 import sys
 
 from keras_colorize import artifacts as A
-from keras_colorize.cli import UsageError, missing_tensorflow, report
+from keras_colorize.cli import UsageError, report
 from keras_colorize.inference.shipped import REPO_ROOT, find_model
+from keras_colorize.serving.tflite_float16 import float16_weights
 
 PROG = "web"
 STUDIO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "studio")
@@ -85,8 +86,7 @@ def parse_args(argv):
         "--weights",
         choices=WEIGHTS,
         default="float16",
-        help="float16 (default: half the download; converts the colorizer.keras beside the "
-        ".tflite, needs TensorFlow) or float32 (the .tflite as it is)",
+        help="float16 (default: half the download) or float32 (the .tflite as it is)",
     )
     parser.add_argument(
         "--runtime",
@@ -122,31 +122,6 @@ def _tflite_working_size(path):
     return int(interpreter.get_input_details()[0]["shape"][1])
 
 
-def float16_model(path):
-    """The float16-weight .tflite bytes of the colorizer whose float32 .tflite is ``path``.
-
-    Converted from the colorizer.keras beside it at the same working size (TensorFlow needed).
-    """
-    keras_path = os.path.join(os.path.dirname(path), A.COLORIZER_FILE)
-    if not os.path.isfile(keras_path):
-        raise UsageError(
-            f"float16 weights are converted from {keras_path}, which does not exist: "
-            "pass --weights float32"
-        )
-    message = missing_tensorflow(PROG)
-    if message:
-        raise UsageError(f"{message}, or pass --weights float32")
-    size = _tflite_working_size(path)
-    print(f"{PROG}: converting {keras_path} to float16 weights at {size} px…", flush=True)
-    # TensorFlow's C++ start-up and converter INFO lines mean nothing here.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    from keras_colorize.serving.tflite import colorizer_tflite
-
-    return colorizer_tflite(keras.models.load_model(keras_path, compile=False), size, "float16")
-
-
 def _check_out(out, force):
     if os.path.isfile(out):
         raise UsageError(f"--out {out} is a file, not a folder")
@@ -173,7 +148,10 @@ def build_site(out, model, runtime, weights="float32", force=False):
         raise UsageError(f"the studio's page.html is missing from {STUDIO_DIR}") from None
     copies = [(os.path.join(STUDIO_DIR, name), name) for name in PAGE_FILES]
     copies += [(os.path.join(runtime, src), dst) for src, dst in RUNTIME_FILES]
-    converted = float16_model(model) if weights == "float16" else None
+    converted = None
+    if weights == "float16":
+        with open(model, "rb") as handle:
+            converted, _ = float16_weights(handle.read())
     if os.path.isdir(out):
         shutil.rmtree(out)  # empty, or --force
     if converted is None:

@@ -241,18 +241,16 @@ def _write_saved_model(colorizer, size, contract, path):
     return path
 
 
-def colorizer_tflite(colorizer, size, variant="float32"):
-    """The ``l_ab_float32`` .tflite bytes of ``colorizer`` at a fixed size S.
+def colorizer_tflite(colorizer, size):
+    """The float32 ``l_ab_float32`` .tflite bytes of ``colorizer`` at a fixed size S.
 
     This is the file `colorize` runs without TensorFlow (artifacts.TFLITE_FILE):
     L_norm (1, S, S, 1) -> ab_norm (1, S, S, 2), the colour maths done in numpy
-    by keras_colorize.inference.pipeline. ``variant`` "float16" stores the
-    weights as float16 (the web page's smaller download); no int8 here (it needs
-    calibration photos).
+    by keras_colorize.inference.pipeline.
     """
     with tempfile.TemporaryDirectory(prefix="tflite-colorizer-") as tmp:
         saved_model = _write_saved_model(colorizer, size, L_AB_CONTRACT, tmp)
-        return convert(saved_model, variant, L_AB_CONTRACT)
+        return convert(saved_model, "float32", L_AB_CONTRACT)
 
 
 def _interpreter(model, num_threads=None):
