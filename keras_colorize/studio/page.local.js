@@ -375,7 +375,9 @@ export class LocalStudio {
     // Absolute URLs: LiteRT.js resolves them from its own module, not from this page.
     await loadLiteRt(new URL("litert/wasm/", base).href);
     const model = await loadAndCompile(new URL(modelName, base).href, { accelerator: "wasm" });
-    return new LocalStudio(model, modelName);
+    const studio = new LocalStudio(model, modelName);
+    await studio._predict(new Float32Array(studio.size * studio.size), [], null, 1, 1);
+    return studio; // warmed up: the first run packs the weights, a few hundred ms
   }
 
   constructor(model, modelName) {
@@ -468,6 +470,14 @@ export class LocalStudio {
     const key = JSON.stringify([points, useReference]);
     const cached = this.cache.get(id);
     if (cached && cached.key === key) return { ab: cached.ab, modelMs: 0 };
+    const reference = useReference ? this.reference : null;
+    const { ab, modelMs } = await this._predict(photo.working, points, reference, photo.width, photo.height);
+    this.cache.set(id, { key, ab });
+    return { ab, modelMs };
+  }
+
+  _predict(working, points, reference, width, height) {
+    // The model on L (S*S) and the guidance; ab (S*S*2) in Lab units. One run at a time.
     const run = async () => {
       const size = this.size;
       const inputs = [];
@@ -476,12 +486,11 @@ export class LocalStudio {
         inputs.push(made);
         return made;
       };
-      const lNorm = photo.working.map((v) => v / L_HALF - 1);
-      const feed = { L: tensor(lNorm, [1, size, size, 1]) };
+      const feed = { L: tensor(working.map((v) => v / L_HALF - 1), [1, size, size, 1]) };
       if (this.guided) {
-        feed.hints = tensor(hintMap(points, photo.width, photo.height, size), [1, size, size, 3]);
+        feed.hints = tensor(hintMap(points, width, height, size), [1, size, size, 3]);
         const none = new Float32Array(REFERENCE_BINS);
-        feed.reference = tensor(useReference ? this.reference : none, [1, REFERENCE_BINS]);
+        feed.reference = tensor(reference || none, [1, REFERENCE_BINS]);
       }
       const started = performance.now();
       let outputs;
@@ -498,9 +507,7 @@ export class LocalStudio {
     };
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => {});
-    const { ab, modelMs } = await result;
-    this.cache.set(id, { key, ab });
-    return { ab, modelMs };
+    return result;
   }
 
   /** The colorized preview as an ImageBitmap, and the milliseconds it took. */
