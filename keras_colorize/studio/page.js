@@ -567,7 +567,9 @@ function thumbnailOf(info) {
   const open = document.createElement("button");
   open.type = "button";
   open.title = `${info.name} · ${info.width}×${info.height}`;
-  open.append(document.createElement("canvas"), info.name);
+  const name = document.createElement("span");
+  name.textContent = info.name;
+  open.append(document.createElement("canvas"), name);
   open.addEventListener("click", () => switchTo(info.version));
   const close = document.createElement("button");
   close.type = "button";

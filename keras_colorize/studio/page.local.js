@@ -189,35 +189,40 @@ export function recombine(light, width, height, ab, size, alpha = null) {
   for (let x = 0; x < width; x++) {
     const f = Math.fround(((x + 0.5) * size) / width - 0.5);
     const i = Math.floor(f);
-    x0[x] = Math.min(size - 1, Math.max(0, i));
-    x1[x] = Math.min(size - 1, Math.max(0, i + 1));
+    x0[x] = Math.min(size - 1, Math.max(0, i)) * 2;
+    x1[x] = Math.min(size - 1, Math.max(0, i + 1)) * 2;
     tx[x] = f - i;
   }
-  const m = XYZ_NORM_TO_LINEAR;
+  // The matrix in locals and the per-channel steps written out: this runs on every pixel.
+  const [[m00, m01, m02], [m10, m11, m12], [m20, m21, m22]] = XYZ_NORM_TO_LINEAR;
+  const f3 = (f) => Math.max(0, f <= F_BREAK ? (f - LAB_LINEAR_OFFSET) / LAB_LINEAR_SLOPE : f * f * f);
+  const level = (linear) => {
+    // Clip to [0, 1], scale to the table, round half to even (OpenCV's saturating conversion).
+    if (!(linear > 0)) return TO_SRGB[0];
+    if (linear >= 1) return TO_SRGB[LINEAR_TABLE_STEPS];
+    const v = linear * LINEAR_TABLE_STEPS;
+    let k = Math.floor(v + 0.5);
+    if (k - v === 0.5 && k % 2 === 1) k -= 1;
+    return TO_SRGB[k];
+  };
   for (let y = 0; y < height; y++) {
     const f = Math.fround(((y + 0.5) * size) / height - 0.5);
     const j = Math.floor(f), ty = f - j;
     const r0 = Math.min(size - 1, Math.max(0, j)) * size * 2;
     const r1 = Math.min(size - 1, Math.max(0, j + 1)) * size * 2;
-    for (let x = 0; x < width; x++) {
-      const a0 = r0 + x0[x] * 2, a1 = r0 + x1[x] * 2, b0 = r1 + x0[x] * 2, b1 = r1 + x1[x] * 2;
+    for (let x = 0, p = y * width, q = p * 4; x < width; x++, p++, q += 4) {
+      const a0 = r0 + x0[x], a1 = r0 + x1[x], b0 = r1 + x0[x], b1 = r1 + x1[x];
       const t = tx[x];
       const top0 = ab[a0] + t * (ab[a1] - ab[a0]), bot0 = ab[b0] + t * (ab[b1] - ab[b0]);
       const top1 = ab[a0 + 1] + t * (ab[a1 + 1] - ab[a0 + 1]);
       const bot1 = ab[b0 + 1] + t * (ab[b1 + 1] - ab[b0 + 1]);
-      const pa = top0 + ty * (bot0 - top0), pb = top1 + ty * (bot1 - top1);
-      const p = y * width + x;
       const fy = (light[p] + 16) / 116;
-      const fx = fy + pa / 500, fz = fy - pb / 200;
-      const X = Math.max(0, fx <= F_BREAK ? (fx - LAB_LINEAR_OFFSET) / LAB_LINEAR_SLOPE : fx * fx * fx);
-      const Y = Math.max(0, fy <= F_BREAK ? (fy - LAB_LINEAR_OFFSET) / LAB_LINEAR_SLOPE : fy * fy * fy);
-      const Z = Math.max(0, fz <= F_BREAK ? (fz - LAB_LINEAR_OFFSET) / LAB_LINEAR_SLOPE : fz * fz * fz);
-      const q = p * 4;
-      for (let c = 0; c < 3; c++) {
-        const linear = m[c][0] * X + m[c][1] * Y + m[c][2] * Z;
-        const index = linear <= 0 ? 0 : linear >= 1 ? LINEAR_TABLE_STEPS : rint(linear * LINEAR_TABLE_STEPS);
-        out[q + c] = TO_SRGB[index];
-      }
+      const X = f3(fy + (top0 + ty * (bot0 - top0)) / 500);
+      const Y = f3(fy);
+      const Z = f3(fy - (top1 + ty * (bot1 - top1)) / 200);
+      out[q] = level(m00 * X + m01 * Y + m02 * Z);
+      out[q + 1] = level(m10 * X + m11 * Y + m12 * Z);
+      out[q + 2] = level(m20 * X + m21 * Y + m22 * Z);
       out[q + 3] = alpha ? alpha[q + 3] : 255;
     }
   }
