@@ -11,7 +11,11 @@ with a fresh profile (empty cache):
   into the page getting ready (runtime + model loaded and compiled) and the photo itself;
 - per photo, a 12 MP photo (--large, by default 4000 x 3000 made from the test photo): open
   to preview on screen (decode, lightness, model, preview), then "Download PNG" (full-size
-  colour, PNG encoding), median of --repeats photos opened one after the other.
+  colour, PNG encoding), median of --repeats photos opened one after the other;
+- with --parity PHOTO..., those photos opened together, downloaded with "Download all" and
+  compared with `python -m keras_colorize.colorize` (float32 .tflite) on the same files
+  ("Download all" saves one ZIP of the PNGs):
+  mean, p99 and max |difference| in RGB levels over all of them, and the worst photo's mean.
 """
 
 import argparse
@@ -21,9 +25,12 @@ import http.server
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BROWSER_ARGS = [
@@ -135,16 +142,68 @@ def measure(site, photo, large, repeats):
     return result
 
 
+def parity(site, photos, folder):
+    """{name: value}: the page's downloads of ``photos`` against colorize's outputs."""
+    import numpy as np
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    ours, theirs = os.path.join(folder, "page"), os.path.join(folder, "colorize")
+    os.makedirs(ours)
+    command = [sys.executable, "-m", "keras_colorize.colorize", *photos, "--out", theirs]
+    subprocess.run([*command, "--quiet"], check=True, capture_output=True)
+    httpd = _serve(site, [])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=BROWSER_ARGS
+        )
+        page = browser.new_context(accept_downloads=True).new_page()
+        page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/")
+        page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=TIMEOUT_MS)
+        page.set_input_files("#open-photo", photos)
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#photos .photo').length === {len(photos)}",
+            timeout=TIMEOUT_MS,
+        )
+        page.wait_for_function(SETTLED, timeout=TIMEOUT_MS)
+        with page.expect_download(timeout=TIMEOUT_MS) as download:
+            page.click("#download-all")  # several photos: one ZIP of PNGs
+        archive = os.path.join(folder, "colorized.zip")
+        download.value.save_as(archive)
+        with zipfile.ZipFile(archive) as opened:
+            opened.extractall(ours)
+        browser.close()
+    httpd.shutdown()
+    httpd.server_close()
+    differences = []
+    for photo in photos:
+        stem = os.path.splitext(os.path.basename(photo))[0]
+        a = np.asarray(Image.open(os.path.join(ours, f"{stem}_colorized.png")).convert("RGB"))
+        b = np.asarray(Image.open(os.path.join(theirs, f"{stem}.png")).convert("RGB"))
+        differences.append(np.abs(a.astype(np.int16) - b).ravel())
+    every = np.concatenate(differences)
+    return {
+        "parity_photos": len(photos),
+        "parity_mean": float(every.mean()),
+        "parity_p99": float(np.percentile(every, 99)),
+        "parity_max": int(every.max()),
+        "parity_worst_photo_mean": max(float(one.mean()) for one in differences),
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="benchmarks.web_page", description=__doc__.split("\n")[0])
     parser.add_argument("--site", required=True, help="a folder written by keras_colorize.web")
     parser.add_argument("--photo", default=os.path.join(ROOT, "examples", "windmill.jpg"))
     parser.add_argument("--large", help="a 12 MP photo (default: made from a test photo)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parity", nargs="+", metavar="PHOTO", help="photos to compare")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="web-bench-") as tmp:
         large = args.large or _large_photo(tmp)
         result = measure(args.site, args.photo, large, args.repeats)
+        if args.parity:
+            result.update(parity(args.site, args.parity, tmp))
     for name, value in result.items():
         print(f"{name}: {value:.2f}" if isinstance(value, float) else f"{name}: {value}")
     return 0

@@ -635,21 +635,31 @@ async function readLocalReference(input) {
 }
 
 async function downloadLocal(entries) {
+  // One photo: its PNG. Several: one ZIP of their PNGs, since browsers stop a page's
+  // downloads after the first few unless the user allows more.
   const buttons = [$("download"), $("download-all")];
   buttons.forEach((button) => (button.disabled = true));
   try {
+    const files = [];
     for (const entry of entries) {
       const info = state.local.info(entry.id);
       const points = entry.id === state.info?.version ? state.points : entry.points;
       showMessage(`Colorizing the full ${info.width}×${info.height} ${info.name}…`);
       const result = await state.local.fullPng(entry.id, hints(points), state.reference);
-      save(result.blob, downloadName(info));
+      files.push({ name: downloadName(info), blob: result.blob });
       document.body.dataset.colorMs = result.colorMs.toFixed(0);
       document.body.dataset.pngMs = result.pngMs.toFixed(0);
       showMessage(
-        `Saved ${downloadName(info)} (${info.width}×${info.height}; colour ` +
+        `Colorized ${info.name} (${info.width}×${info.height}; colour ` +
           `${Math.round(result.colorMs)} ms, PNG ${Math.round(result.pngMs)} ms).`,
       );
+    }
+    if (files.length === 1) {
+      save(files[0].blob, files[0].name);
+      showMessage(`Saved ${files[0].name}.`);
+    } else if (files.length > 1) {
+      save(await zipOf(files), "colorized.zip");
+      showMessage(`Saved colorized.zip (${files.length} PNGs).`);
     }
   } catch (error) {
     showError(error.message, "download");
@@ -657,6 +667,59 @@ async function downloadLocal(entries) {
     buttons.forEach((button) => (button.disabled = false));
     updateButtons();
   }
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 255] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+async function zipOf(files) {
+  // [{name, blob}] -> a ZIP Blob, entries stored uncompressed (PNGs are compressed already).
+  const parts = [];
+  const central = [];
+  let offset = 0;
+  for (const { name, blob } of files) {
+    const data = new Uint8Array(await blob.arrayBuffer());
+    const encoded = new TextEncoder().encode(name);
+    const crc = crc32(data);
+    const header = (signature, extra) => {
+      const view = new DataView(new ArrayBuffer(extra ? 46 : 30));
+      view.setUint32(0, signature, true);
+      let at = 4;
+      if (extra) {
+        view.setUint16(at, 20, true); // made by: version 2.0
+        at += 2;
+      }
+      for (const [value, size] of [[20, 2], [0x0800, 2], [0, 2], [0, 2], [0x21, 2],
+        [crc, 4], [data.length, 4], [data.length, 4], [encoded.length, 2], [0, 2]]) {
+        if (size === 2) view.setUint16(at, value, true); // version, UTF-8 names, stored, time, date
+        else view.setUint32(at, value, true);
+        at += size;
+      }
+      if (extra) view.setUint32(42, offset, true); // comment, disk, attributes: zero
+      return new Uint8Array(view.buffer);
+    };
+    const local = header(0x04034b50, false);
+    parts.push(local, encoded, data);
+    central.push(header(0x02014b50, true), encoded);
+    offset += local.length + encoded.length + data.length;
+  }
+  const size = central.reduce((sum, part) => sum + part.length, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  end.setUint32(0, 0x06054b50, true);
+  end.setUint16(8, files.length, true);
+  end.setUint16(10, files.length, true);
+  end.setUint32(12, size, true);
+  end.setUint32(16, offset, true);
+  return new Blob([...parts, ...central, new Uint8Array(end.buffer)], { type: "application/zip" });
 }
 
 function onDrop(event) {
