@@ -15,17 +15,19 @@ chooses between: relaxed-SIMD and compat) and the model:
 
 The model: by default the .tflite (``--model``, or the shipped colorizer)
 with its weights stored as float16 (keras_colorize.serving.tflite_float16:
-10.6 MB instead of 21 MB, no TensorFlow needed; the same file as `export`'s
-float16 variant gives). The shipped colorizer's colours moved by a mean 0.09
-RGB levels (p99 1) from the float32 file's over the 12 example and test
-photos. ``--weights float32`` copies the .tflite as it is.
+10.6 MB instead of 21 MB, no TensorFlow needed; its outputs equal those of
+`export`'s float16 variant, the TFLite converter's). The shipped colorizer's
+colours moved by a mean 0.09 RGB levels (p99 1) from the float32 file's over
+the 12 example and test photos. ``--weights float32`` copies the .tflite as
+it is.
 
 There is ONE page: the studio server serves page.html as it is and page.js
 talks to its HTTP API; here index.html is page.html with a
 ``<meta name="keras-colorize-model">`` naming the model and an import map for
 LiteRT.js's bare import of "@litertjs/wasm-utils", and page.js, seeing the
 meta, runs the model in the browser instead. Every URL is relative and inside
-the folder: the page makes no request to another origin.
+the folder, and a Content-Security-Policy meta has the browser refuse any
+request to another origin, whatever the host serves.
 
 The runtime comes from npm (pinned by web/package-lock.json) and is copied
 unmodified; the threaded and JSPI builds are left out: the page asks for
@@ -33,6 +35,8 @@ neither (threads need cross-origin isolation, which static hosts rarely give).
 """
 
 import argparse
+import base64
+import hashlib
 import html
 import json
 import os
@@ -64,6 +68,14 @@ IMPORT_MAP = {
     }
 }
 HEAD_END = "</head>"
+# The browser itself keeps the page on its origin, whatever the host: every fetch, script, image
+# and style from 'self' (and the page's own blob: URLs); WebAssembly compiled, nothing eval'd;
+# the inline import map allowed by its hash.
+CONTENT_POLICY = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' '{import_map}'; "
+    "img-src 'self' blob: data:; style-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
 WEIGHTS = ("float16", "float32")
 
 
@@ -105,9 +117,13 @@ def index_html(page_html, model_name):
     """The studio's page.html -> the static site's index.html (model meta + import map)."""
     if HEAD_END not in page_html:
         raise UsageError("the studio's page.html has no </head>")
+    import_map = json.dumps(IMPORT_MAP)
+    digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
+    policy = CONTENT_POLICY.format(import_map=f"sha256-{digest}")
     head = (
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
         f'<meta name="keras-colorize-model" content="{html.escape(model_name)}">\n'
-        f'<script type="importmap">{json.dumps(IMPORT_MAP)}</script>\n'
+        f'<script type="importmap">{import_map}</script>\n'
     )
     return page_html.replace(HEAD_END, head + HEAD_END, 1)
 
@@ -187,7 +203,7 @@ def main(argv=None):
         return report(PROG, f"cannot write {args.out}: {error.strerror or error}")
     total = sum(sizes.values()) / 2**20
     print(
-        f"{PROG}: wrote {len(sizes)} files ({total:.1f} MB; a browser loads the model and one "
+        f"{PROG}: wrote {len(sizes)} files ({total:.1f} MiB; a browser loads the model and one "
         f".wasm) to {args.out}; serve it, e.g. python -m http.server -d {args.out}"
     )
     return 0

@@ -227,6 +227,8 @@ def test_the_page_colorizes_many_photos_like_colorize_and_stays_on_its_origin(
             assert mean <= MEAN_LEVELS and p99 <= P99_LEVELS, (name, mean, p99)
         assert page.outside == [], page.outside
         assert page.errors == [], page.errors
+        policy = "meta[http-equiv='Content-Security-Policy']"
+        assert "connect-src 'self'" in page.page.get_attribute(policy, "content")
         assert any(url.endswith(".wasm") for url in page.requests), page.requests
     finally:
         page.close()
