@@ -44,7 +44,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["keras_colorize", "keras_colorize.*"]),
     # The studio's page, served from the package.
-    package_data={"keras_colorize.studio": ["page.html", "page.js", "page.css"]},
+    package_data={"keras_colorize.studio": ["page.html", "page.js", "page.css", "page.local.js"]},
     # Colorizing with a .tflite model needs only these: no TensorFlow, no Keras.
     install_requires=[
         "numpy>=1.26",
@@ -85,6 +85,7 @@ setup(
             "keras-colorize-export=keras_colorize.export:main",
             "keras-colorize-evaluate=keras_colorize.evaluate:main",
             "keras-colorize-studio=keras_colorize.studio.__main__:main",
+            "keras-colorize-web=keras_colorize.web:main",
         ],
     },
 )

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "keras_colorize")
-COMMANDS = {"colorize", "fit", "export", "evaluate"}
+COMMANDS = {"colorize", "fit", "export", "evaluate", "web"}
 # Lowest first. A module's layer is its top-level name under keras_colorize.
 LAYERS = [
     {"__init__", "constants", "artifacts", "cli", "cores", "config", "contract", "io"},

@@ -2,6 +2,12 @@
 // which is what the server's API takes: the page converts from the displayed preview. One
 // colorize request is in flight at a time; edits made meanwhile go out together when it returns,
 // so dragging a point never queues up stale previews. No framework, nothing from the network.
+//
+// Two modes, one page. Served by the studio, the page talks to the server's HTTP API. In the
+// static site of `python -m keras_colorize.web`, index.html carries
+// <meta name="keras-colorize-model" content="colorizer.tflite">: then the page imports
+// page.local.js, runs the model in the browser (LiteRT.js, WebAssembly) and does the colour
+// maths itself, with several photos open at once; nothing is uploaded anywhere.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -15,7 +21,12 @@ const PALETTE = [
   ["#808080", "no colour (gray)"],
 ];
 
+// The static site's model file; null when the studio server serves the page.
+const LOCAL_MODEL = document.querySelector('meta[name="keras-colorize-model"]')?.content || null;
+
 const state = {
+  local: null, // page.local.js's LocalStudio, in the static site
+  photos: [], // in the static site: {id, name, points, thumb} of every open photo
   info: null, // GET /info: the photo's and the preview's sizes, version, guided, ...
   points: [], // {x, y, color, radius, guess}: original pixels; guess = the model's colour there
   selected: -1,
@@ -55,7 +66,8 @@ function showTiming(roundTrip, serverMs) {
   const info = state.info;
   document.body.dataset.roundTrip = roundTrip.toFixed(1);
   document.body.dataset.serverMs = serverMs === null ? "" : serverMs.toFixed(1);
-  const server = serverMs === null ? "" : ` (server ${Math.round(serverMs)} ms)`;
+  const part = state.local ? "model" : "server";
+  const server = serverMs === null ? "" : ` (${part} ${Math.round(serverMs)} ms)`;
   $("timing").textContent =
     `Preview ${info.preview_width}×${info.preview_height} updated in ` +
     `${Math.round(roundTrip)} ms${server} · model ${info.model}, working size ` +
@@ -257,10 +269,10 @@ function onHandleKey(event) {
 
 // ------------------------------------------------------------------ the server
 
-function hints() {
+function hints(points = state.points) {
   // Rounded: the server needs no more than a hundredth of a pixel.
   const round = (v) => Math.round(v * 100) / 100;
-  return state.points.map((p) => ({ x: p.x, y: p.y, color: p.color, radius: round(p.radius) }));
+  return points.map((p) => ({ x: p.x, y: p.y, color: p.color, radius: round(p.radius) }));
 }
 
 async function pump() {
@@ -270,24 +282,19 @@ async function pump() {
   state.requested = edit;
   document.body.dataset.state = "busy";
   const started = performance.now();
+  const version = state.info.version;
   try {
-    const response = await fetch("colorize", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        photo: state.info.version,
-        hints: hints(),
-        reference: state.reference,
-      }),
-    });
-    if (!response.ok) throw new Error(await errorOf(response));
-    const timing = /dur=([\d.]+)/.exec(response.headers.get("Server-Timing") || "");
-    const bitmap = await createImageBitmap(await response.blob());
+    const { bitmap, partMs } = await (state.local ? localPreview() : serverPreview());
+    if (version !== state.info.version) {
+      bitmap.close(); // another photo is shown now
+      return;
+    }
     const canvas = $("result");
     canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     bitmap.close();
     state.drawn = true;
-    showTiming(performance.now() - started, timing ? Number(timing[1]) : null);
+    showThumbnail(version, canvas);
+    showTiming(performance.now() - started, partMs);
     if (state.messageFrom === "colorize") showMessage("");
   } catch (error) {
     showError(error.message, "colorize");
@@ -299,11 +306,39 @@ async function pump() {
   }
 }
 
+async function serverPreview() {
+  const response = await fetch("colorize", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        photo: state.info.version,
+        hints: hints(),
+        reference: state.reference,
+      }),
+    });
+  if (!response.ok) throw new Error(await errorOf(response));
+  const timing = /dur=([\d.]+)/.exec(response.headers.get("Server-Timing") || "");
+  const bitmap = await createImageBitmap(await response.blob());
+  return { bitmap, partMs: timing ? Number(timing[1]) : null };
+}
+
+async function localPreview() {
+  const result = await state.local.preview(state.info.version, hints(), state.reference);
+  return { bitmap: result.bitmap, partMs: result.modelMs || null };
+}
+
 async function showPhoto(info) {
   state.info = info;
   const gray = $("gray");
-  gray.src = `photo?v=${info.version}`;
+  if (state.local) {
+    if (gray.src.startsWith("blob:")) URL.revokeObjectURL(gray.src);
+    gray.src = URL.createObjectURL(await state.local.grayPng(info.version));
+  } else {
+    gray.src = `photo?v=${info.version}`;
+  }
   await gray.decode();
+  $("stage").hidden = false;
+  $("empty").hidden = true;
   const canvas = $("result");
   canvas.width = info.preview_width; // also clears it
   canvas.height = info.preview_height;
@@ -321,7 +356,10 @@ async function upload(input, path) {
   // The chosen file's bytes as the body; null if none was chosen.
   const file = input.files[0];
   input.value = ""; // so that choosing the same file again is a change
-  if (!file) return null;
+  return file ? uploadFile(file, path) : null;
+}
+
+async function uploadFile(file, path) {
   showMessage(`Reading ${file.name}…`);
   const response = await fetch(path, {
     method: "POST",
@@ -334,6 +372,12 @@ async function upload(input, path) {
 }
 
 async function openPhoto(event) {
+  if (state.local) {
+    const files = [...event.target.files];
+    event.target.value = ""; // so that choosing the same files again is a change
+    await addLocalPhotos(files);
+    return;
+  }
   try {
     const uploaded = await upload(event.target, "photo");
     if (!uploaded) return;
@@ -348,7 +392,9 @@ async function openPhoto(event) {
 
 async function openReference(event) {
   try {
-    const uploaded = await upload(event.target, "reference");
+    const uploaded = state.local
+      ? await readLocalReference(event.target)
+      : await upload(event.target, "reference");
     if (!uploaded) return;
     const thumb = $("reference-thumb");
     if (thumb.src) URL.revokeObjectURL(thumb.src);
@@ -363,8 +409,12 @@ async function openReference(event) {
 
 async function removeReference() {
   try {
-    const response = await fetch("reference", { method: "DELETE" });
-    if (!response.ok) throw new Error(await errorOf(response));
+    if (state.local) {
+      state.local.clearReference();
+    } else {
+      const response = await fetch("reference", { method: "DELETE" });
+      if (!response.ok) throw new Error(await errorOf(response));
+    }
     $("reference-box").hidden = true;
     state.reference = false;
     changed();
@@ -373,8 +423,28 @@ async function removeReference() {
   }
 }
 
+function save(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+function downloadName(info) {
+  return `${info.name.replace(/\.[^.]*$/, "")}_colorized.png`;
+}
+
 async function download() {
   const info = state.info;
+  if (!info) return;
+  if (state.local) {
+    await downloadLocal([currentEntry()]);
+    return;
+  }
   const query = new URLSearchParams({
     photo: String(info.version),
     hints: JSON.stringify(hints()),
@@ -386,20 +456,288 @@ async function download() {
   try {
     const response = await fetch(`download?${query}`);
     if (!response.ok) throw new Error(await errorOf(response));
-    const url = URL.createObjectURL(await response.blob());
-    const link = document.createElement("a");
-    link.href = url;
-    link.download = `${info.name.replace(/\.[^.]*$/, "")}_colorized.png`;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60000);
-    showMessage(`Saved ${link.download} (${info.width}×${info.height}).`);
+    save(await response.blob(), downloadName(info));
+    showMessage(`Saved ${downloadName(info)} (${info.width}×${info.height}).`);
   } catch (error) {
     showError(error.message, "download");
   } finally {
     button.disabled = false;
   }
+}
+
+// ------------------------------------------------------------------ in the browser (static site)
+
+function currentEntry() {
+  return state.photos.find((entry) => entry.id === state.info?.version) || null;
+}
+
+function showEmpty() {
+  state.info = null;
+  state.points = [];
+  state.selected = -1;
+  $("stage").hidden = true;
+  $("empty").hidden = false;
+  $("photo-name").textContent = "";
+  $("timing").textContent = "";
+  render();
+}
+
+function updateButtons() {
+  const none = state.local && state.photos.length === 0;
+  $("download").disabled = Boolean(none);
+  $("download-all").disabled = Boolean(none);
+}
+
+async function startLocal() {
+  document.body.dataset.mode = "local";
+  $("open-photo").multiple = true;
+  $("download-all").hidden = false;
+  $("photos").hidden = false;
+  $("open-photo").parentElement.firstChild.textContent = "Open photos…";
+  document.querySelector("h1").textContent = "Colorize studio · in this browser";
+  showEmpty();
+  updateButtons();
+  if (typeof WebAssembly !== "object") {
+    throw new Error(
+      "This browser has no WebAssembly, which the page needs to run the colorizer: open it " +
+        "in a current Chrome, Edge, Firefox or Safari (or use python -m keras_colorize.studio).",
+    );
+  }
+  showMessage("Loading the colorizer (about 30 MB, once)…");
+  const started = performance.now();
+  let module;
+  try {
+    module = await import("./page.local.js");
+  } catch (error) {
+    throw new Error(`The page's colorizer did not load (${error.message}).`);
+  }
+  try {
+    state.local = await module.LocalStudio.open(LOCAL_MODEL);
+  } catch (error) {
+    throw new Error(`The model ${LOCAL_MODEL} did not load (${error.message || error}).`);
+  }
+  document.body.dataset.loadMs = (performance.now() - started).toFixed(0);
+  $("hint-tools").disabled = !state.local.guided;
+  $("guided-note").hidden = state.local.guided;
+  $("colours").hidden = !state.local.guided;
+  showMessage(
+    `Colorizer ready (${Math.round(performance.now() - started)} ms): open or drop photos. ` +
+      "They stay in this browser.",
+  );
+}
+
+async function addLocalPhotos(files) {
+  try {
+    await state.ready;
+  } catch {
+    return; // the page already says why it cannot colorize
+  }
+  const errors = [];
+  let shown = false;
+  for (const file of files) {
+    showMessage(`Reading ${file.name}…`);
+    try {
+      const info = await state.local.addPhoto(file);
+      const entry = { id: info.version, name: info.name, points: [], thumb: thumbnailOf(info) };
+      state.photos.push(entry);
+      $("photos").append(entry.thumb);
+      updateButtons();
+      if (!shown) {
+        shown = true;
+        await switchTo(entry.id);
+      } else {
+        // Shown as a thumbnail now; the model's runs are queued one at a time.
+        state.local
+          .thumbnail(entry.id, [], state.reference)
+          .then((bitmap) => drawThumbnail(entry, bitmap))
+          .catch((error) => showError(error.message, "photo"));
+      }
+    } catch (error) {
+      errors.push(error.message);
+    }
+  }
+  if (errors.length) showError(errors.join(" · "), "photo");
+  else if (state.messageFrom !== "colorize") showMessage("");
+}
+
+function thumbnailOf(info) {
+  const item = document.createElement("div");
+  item.className = "photo";
+  item.dataset.id = info.version;
+  const open = document.createElement("button");
+  open.type = "button";
+  open.title = `${info.name} · ${info.width}×${info.height}`;
+  const name = document.createElement("span");
+  name.textContent = info.name;
+  open.append(document.createElement("canvas"), name);
+  open.addEventListener("click", () => switchTo(info.version));
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "close";
+  close.title = `Close ${info.name}`;
+  close.textContent = "×";
+  close.addEventListener("click", () => closePhoto(info.version));
+  item.append(open, close);
+  return item;
+}
+
+function drawThumbnail(entry, source) {
+  const canvas = entry.thumb.querySelector("canvas");
+  const scale = 96 / Math.max(source.width, source.height);
+  canvas.width = Math.max(1, Math.round(source.width * scale));
+  canvas.height = Math.max(1, Math.round(source.height * scale));
+  canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
+  if (source instanceof ImageBitmap) source.close();
+}
+
+function showThumbnail(version, canvas) {
+  const entry = state.photos.find((one) => one.id === version);
+  if (entry) drawThumbnail(entry, canvas);
+}
+
+async function switchTo(id) {
+  const current = currentEntry();
+  if (current) current.points = state.points;
+  const entry = state.photos.find((one) => one.id === id);
+  if (!entry || entry === current) return;
+  state.points = entry.points;
+  state.selected = -1;
+  for (const item of $("photos").children) {
+    item.classList.toggle("current", Number(item.dataset.id) === id);
+  }
+  await showPhoto(state.local.info(id));
+  changed();
+}
+
+function closePhoto(id) {
+  const index = state.photos.findIndex((one) => one.id === id);
+  if (index < 0) return;
+  const [entry] = state.photos.splice(index, 1);
+  entry.thumb.remove();
+  state.local.remove(id);
+  updateButtons();
+  if (state.info?.version !== id) return;
+  state.info = null; // so that switchTo does not keep the closed photo's points
+  const next = state.photos[Math.min(index, state.photos.length - 1)];
+  if (next) switchTo(next.id);
+  else showEmpty();
+}
+
+async function readLocalReference(input) {
+  const file = input.files[0];
+  input.value = "";
+  if (!file) return null;
+  await state.ready;
+  showMessage(`Reading ${file.name}…`);
+  await state.local.setReference(file);
+  showMessage("");
+  return { file };
+}
+
+async function downloadLocal(entries) {
+  // One photo: its PNG. Several: one ZIP of their PNGs, since browsers stop a page's
+  // downloads after the first few unless the user allows more.
+  const buttons = [$("download"), $("download-all")];
+  buttons.forEach((button) => (button.disabled = true));
+  try {
+    const files = [];
+    for (const entry of entries) {
+      const info = state.local.info(entry.id);
+      const points = entry.id === state.info?.version ? state.points : entry.points;
+      showMessage(`Colorizing the full ${info.width}×${info.height} ${info.name}…`);
+      const result = await state.local.fullPng(entry.id, hints(points), state.reference);
+      files.push({ name: downloadName(info), blob: result.blob });
+      document.body.dataset.colorMs = result.colorMs.toFixed(0);
+      document.body.dataset.pngMs = result.pngMs.toFixed(0);
+      showMessage(
+        `Colorized ${info.name} (${info.width}×${info.height}; colour ` +
+          `${Math.round(result.colorMs)} ms, PNG ${Math.round(result.pngMs)} ms).`,
+      );
+    }
+    if (files.length === 1) {
+      save(files[0].blob, files[0].name);
+      showMessage(`Saved ${files[0].name}.`);
+    } else if (files.length > 1) {
+      save(await zipOf(files), "colorized.zip");
+      showMessage(`Saved colorized.zip (${files.length} PNGs).`);
+    }
+  } catch (error) {
+    showError(error.message, "download");
+  } finally {
+    buttons.forEach((button) => (button.disabled = false));
+    updateButtons();
+  }
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 255] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+async function zipOf(files) {
+  // [{name, blob}] -> a ZIP Blob, entries stored uncompressed (PNGs are compressed already).
+  const parts = [];
+  const central = [];
+  let offset = 0;
+  for (const { name, blob } of files) {
+    const data = new Uint8Array(await blob.arrayBuffer());
+    const encoded = new TextEncoder().encode(name);
+    const crc = crc32(data);
+    const header = (signature, extra) => {
+      const view = new DataView(new ArrayBuffer(extra ? 46 : 30));
+      view.setUint32(0, signature, true);
+      let at = 4;
+      if (extra) {
+        view.setUint16(at, 20, true); // made by: version 2.0
+        at += 2;
+      }
+      for (const [value, size] of [[20, 2], [0x0800, 2], [0, 2], [0, 2], [0x21, 2],
+        [crc, 4], [data.length, 4], [data.length, 4], [encoded.length, 2], [0, 2]]) {
+        if (size === 2) view.setUint16(at, value, true); // version, UTF-8 names, stored, time, date
+        else view.setUint32(at, value, true);
+        at += size;
+      }
+      if (extra) view.setUint32(42, offset, true); // comment, disk, attributes: zero
+      return new Uint8Array(view.buffer);
+    };
+    const local = header(0x04034b50, false);
+    parts.push(local, encoded, data);
+    central.push(header(0x02014b50, true), encoded);
+    offset += local.length + encoded.length + data.length;
+  }
+  const size = central.reduce((sum, part) => sum + part.length, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  end.setUint32(0, 0x06054b50, true);
+  end.setUint16(8, files.length, true);
+  end.setUint16(10, files.length, true);
+  end.setUint32(12, size, true);
+  end.setUint32(16, offset, true);
+  return new Blob([...parts, ...central, new Uint8Array(end.buffer)], { type: "application/zip" });
+}
+
+function onDrop(event) {
+  event.preventDefault();
+  const files = [...(event.dataTransfer?.files || [])];
+  if (!files.length) return;
+  if (state.local) {
+    addLocalPhotos(files);
+    return;
+  }
+  uploadFile(files[0], "photo")
+    .then(async (uploaded) => {
+      state.points = [];
+      state.selected = -1;
+      await showPhoto(uploaded.answer);
+      changed();
+    })
+    .catch((error) => showError(error.message, "photo"));
 }
 
 // ------------------------------------------------------------------ start
@@ -438,8 +776,21 @@ async function start() {
   $("open-reference").addEventListener("change", openReference);
   $("remove-reference").addEventListener("click", removeReference);
   $("download").addEventListener("click", download);
+  $("download-all").addEventListener("click", () => downloadLocal([...state.photos]));
+  document.addEventListener("dragover", (event) => event.preventDefault());
+  document.addEventListener("drop", onDrop);
   $("palette").replaceChildren(...PALETTE.map(([colour, name]) => swatch(colour, name)));
   setSplit(50);
+  if (LOCAL_MODEL) {
+    state.ready = startLocal();
+    try {
+      await state.ready;
+    } catch (error) {
+      showError(error.message, "start");
+    }
+    document.body.dataset.state = "ready";
+    return;
+  }
   try {
     const response = await fetch("info");
     if (!response.ok) throw new Error(await errorOf(response));
