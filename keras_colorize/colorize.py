@@ -15,6 +15,8 @@ Guidance, for a guided model (``fit --guided``; the shipped one is): colour
 points from a JSON file or the opaque pixels of a same-size RGBA stroke image,
 for one photo, and a reference photo whose colour distribution steers every
 photo. Without guidance a guided model colorizes on its own.
+
+Videos (``film.mp4``) are handed over to keras_colorize.video.command.
 """
 
 import argparse
@@ -437,6 +439,10 @@ def _prepare(args):
 
 def main(argv=None):
     """Colorizes the inputs; returns 0 if all were written, 1 if any was skipped, 2 on misuse."""
+    from keras_colorize.video import command as video
+
+    if video.wants_video(sys.argv[1:] if argv is None else argv):
+        return video.main(sys.argv[1:] if argv is None else argv)
     try:
         args = parse_args(argv)
     except SystemExit as stop:  # argparse has printed its message (or --help)
