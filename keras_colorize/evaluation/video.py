@@ -17,18 +17,22 @@ lightness. Two ways of colouring are compared with the truth itself:
 - Speed: frames per second of the colorizer alone (reading the file and scoring excluded).
 """
 
+import json
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from keras_colorize.cli import UsageError
 from keras_colorize.color import np_lab
 from keras_colorize.color.colorfulness import colorfulness
 from keras_colorize.color.fullres import lightness
 from keras_colorize.video.colorizer import VideoColorizer
 from keras_colorize.video.flow import CONSISTENCY_ALPHA, CONSISTENCY_BETA
-from keras_colorize.video.frames import VideoReader
+from keras_colorize.video.frames import VideoError, VideoReader
 
 TRUTH, FRAME_BY_FRAME, TEMPORAL = "truth", "frame-by-frame", "temporal"
 METHODS = (TRUTH, FRAME_BY_FRAME, TEMPORAL)
@@ -208,3 +212,51 @@ def markdown(results):
                 + accuracy
             )
     return "\n".join(lines) + "\n"
+
+
+def evaluate_videos(args):
+    """`evaluate --video CLIP ... [--model NAME=PATH] [--max-frames N] [--out DIR]`; returns 0.
+
+    Prints the table; with --out also writes video_metrics.json and .md there.
+    """
+    from tqdm import tqdm
+
+    from keras_colorize.colorize import open_backend
+    from keras_colorize.inference.shipped import find_model
+
+    if len(args.model) > 1:
+        raise UsageError("--video scores one --model at a time")
+    if args.max_frames is not None and args.max_frames < 2:
+        raise UsageError("--max-frames must be at least 2 for --video (warping needs pairs)")
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out} is a file, not a folder")
+    path = args.model[0].partition("=")[2] or args.model[0] if args.model else None
+    for clip in args.video:
+        try:
+            VideoReader(clip).close()
+        except VideoError as error:
+            raise UsageError(str(error)) from None
+    backend = open_backend(find_model(path), None)
+    results = []
+    for clip in args.video:
+        with tqdm(
+            desc=os.path.basename(clip), unit="frame", disable=args.quiet, file=sys.stderr
+        ) as bar:
+            try:
+                results.append(evaluate_clip(clip, backend, args.max_frames, bar))
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+    table = markdown(results)
+    print(table, end="")
+    for result in results:
+        print(
+            f"{os.path.basename(result['clip'])}: cuts in the truth at {result['truth_cuts']}, "
+            f"found by the method at {result['detected_cuts']}"
+        )
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "video_metrics.json"), "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+        with open(os.path.join(args.out, "video_metrics.md"), "w", encoding="utf-8") as handle:
+            handle.write(table)
+    return 0
