@@ -65,9 +65,12 @@ def backend():
     return open_backend(find_model(), None)
 
 
-def test_video_keeps_size_frame_count_rate_and_lightness(clip, tmp_path):
+def test_video_keeps_size_frame_count_rate_and_lightness_without_tensorflow(clip, tmp_path):
+    from tests.test_without_tensorflow import run_without_tensorflow
+
     out = tmp_path / "out"
-    assert main([clip, "--out", str(out), "--quiet"]) == 0
+    outcome, _ = run_without_tensorflow("keras_colorize.colorize", clip, "--out", out, "--quiet")
+    assert outcome == {"code": 0, "loaded": []}
     assert sorted(os.listdir(out)) == ["motion.avi"]  # no hidden leftovers
     info, frames = _read(str(out / "motion.avi"))
     source_info, source = _read(clip)

@@ -31,11 +31,13 @@ from keras_colorize.color import np_lab
 from keras_colorize.color.colorfulness import colorfulness
 from keras_colorize.color.fullres import lightness
 from keras_colorize.video.colorizer import VideoColorizer
-from keras_colorize.video.flow import CONSISTENCY_ALPHA, CONSISTENCY_BETA
 from keras_colorize.video.frames import VideoError, VideoReader
 
 TRUTH, FRAME_BY_FRAME, TEMPORAL = "truth", "frame-by-frame", "temporal"
 METHODS = (TRUTH, FRAME_BY_FRAME, TEMPORAL)
+# Lai et al.'s occlusion check at full resolution: |f + b|^2 <= ALPHA (|f|^2 + |b|^2) + BETA.
+CONSISTENCY_ALPHA = 0.01
+CONSISTENCY_BETA = 0.5
 MIN_VALID = 0.3  # a pair with fewer matched pixels than this is a cut, not motion
 TRUTH_CUT_OVERLAP = 0.6  # hue-saturation histogram overlap below which the truth has a cut
 CUT_BLEED_FRAMES = 5  # frames after each cut whose temporal vs frame-by-frame ab is compared
