@@ -179,7 +179,7 @@ def colorize_video(source, output, backend, args, progress):
             sink = VideoSink(output, info, args.codec)
         except VideoError as error:
             raise UsageError(str(error)) from None
-        progress.reset(total=info.frames or None)
+        progress.reset(total=info.frames or None)  # the container's count, an estimate
         progress.set_description(os.path.basename(source))
         started = time.perf_counter()
         cuts = 0
@@ -214,8 +214,8 @@ def main(argv):
         print(line, file=sys.stderr)
     from tqdm import tqdm
 
-    with tqdm(unit="frame", file=sys.stderr, disable=args.quiet) as progress:
-        for source, output in jobs:
+    for source, output in jobs:
+        with tqdm(unit="frame", file=sys.stderr, disable=args.quiet) as progress:
             try:
                 frames, cuts, audio, seconds = colorize_video(
                     source, output, backend, args, progress

@@ -7,8 +7,10 @@ a re-run would skip. The audio track is copied with the ffmpeg binary that
 imageio-ffmpeg (PyPI) bundles, when it is installed.
 """
 
+import contextlib
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 
 import cv2
@@ -122,6 +124,21 @@ def mux_audio(ffmpeg, video, source, output):
     return False
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silences file descriptor 2: OpenCV's FFmpeg layer prints its codec complaints there
+    itself, and the user gets our one-line error instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class VideoSink:
     """Writes uint8 RGB frames to a hidden file; ``commit`` renames it onto ``path``.
 
@@ -136,9 +153,10 @@ class VideoSink:
         # The extension stays last: OpenCV and ffmpeg pick the container by it.
         self.temporary = os.path.join(folder, f".{stem}.{os.getpid()}.part{extension}")
         self.muxed = os.path.join(folder, f".{stem}.{os.getpid()}.audio{extension}")
-        self.writer = cv2.VideoWriter(
-            self.temporary, check_codec(codec), info.fps, (info.width, info.height)
-        )
+        with _quiet_stderr():
+            self.writer = cv2.VideoWriter(
+                self.temporary, check_codec(codec), info.fps, (info.width, info.height)
+            )
         self.size = (info.width, info.height)
         self.frames = 0
         if not self.writer.isOpened():
