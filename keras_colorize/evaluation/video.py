@@ -80,7 +80,9 @@ class Scores:
     seconds: float = 0.0
 
     def summary(self, frames):
-        mean = lambda values: float(np.mean(values)) if values else float("nan")  # noqa: E731
+        def mean(values):
+            return float(np.mean(values)) if values else float("nan")
+
         return {
             "warping_error": mean(self.warp),
             "colour_change": mean(self.change),
