@@ -69,6 +69,8 @@ setup(
         # data_prep as one Apache Beam pipeline (--runner): in process here, Flink,
         # Spark or Dataflow on a cluster; 2.77 resolves beside tensorflow-cpu 2.21.
         "beam": ["apache-beam[tfrecord]>=2.77,<3"],
+        # The ffmpeg binary that copies a video's audio track into the colorized one.
+        "video": ["imageio-ffmpeg>=0.5"],
         "test": [
             "pytest>=8",
             "scikit-image>=0.24",

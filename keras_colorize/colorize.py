@@ -15,6 +15,8 @@ Guidance, for a guided model (``fit --guided``; the shipped one is): colour
 points from a JSON file or the opaque pixels of a same-size RGBA stroke image,
 for one photo, and a reference photo whose colour distribution steers every
 photo. Without guidance a guided model colorizes on its own.
+
+Videos (``film.mp4``) are handed over to keras_colorize.colorize_video.
 """
 
 import argparse
@@ -22,6 +24,7 @@ import os
 import sys
 import time
 
+from keras_colorize import colorize_video
 from keras_colorize.cli import INTERRUPTED, SOME_FAILED, UsageError, command
 from keras_colorize.inference.backends import MIN_WORKING_SIZE, open_backend
 from keras_colorize.inference.batch import BatchColorizer, Tally
@@ -172,6 +175,9 @@ def _prepare(args):
 @command(PROG)
 def main(argv=None):
     """Colorizes the inputs; returns 0 if all were written, 1 if any was skipped, 2 on misuse."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if colorize_video.wants_video(arguments):  # a video is colorized by its own half
+        return colorize_video.main(arguments)
     args = parse_args(argv)
     tally = Tally()
     jobs, refused, unmatched, model = _prepare(args)

@@ -64,6 +64,13 @@ def parse_args(argv):
         metavar="DATASET",
         help="a data_prep dataset: its stored images, at the stored resolution",
     )
+    source.add_argument(
+        "--video",
+        nargs="+",
+        metavar="CLIP",
+        help="colour video clips: score frame-by-frame and temporally consistent colour "
+        "(warping error, colour change, colourfulness, PSNR, AuC, fps) with one --model",
+    )
     parser.add_argument("--split", default="val", help="the dataset split with --data (val)")
     parser.add_argument(
         "--model",
@@ -91,6 +98,7 @@ def parse_args(argv):
     parser.add_argument("--human-kit", action="store_true", help="write OUT/human_kit/index.html")
     parser.add_argument("--seed", type=int, default=0, help="the human kit's shuffle seed (0)")
     parser.add_argument("--max-images", type=int, metavar="N", help="evaluate the first N photos")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="--video: the first N frames")
     parser.add_argument(
         "--human-results",
         nargs="+",
@@ -118,6 +126,8 @@ def parse_args(argv):
     if args.human_results:
         if args.images or args.data or args.model or args.runs or args.human_kit:
             raise UsageError("--human-results takes only rating files and --out")
+        return args
+    if args.video:
         return args
     if not (args.images or args.data):
         raise UsageError("give --images DIR or --data DATASET (or --human-results FILE ...)")
@@ -193,6 +203,10 @@ def main(argv=None):
     if args.human_results:
         return human_results(args)
     require_tensorflow(PROG)
+    if args.video:
+        from keras_colorize.evaluation.video import evaluate_videos
+
+        return evaluate_videos(args)
     return evaluate(args)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "keras_colorize")
-COMMANDS = {"colorize", "fit", "export", "evaluate", "web"}
+COMMANDS = {"colorize", "colorize_video", "fit", "export", "evaluate", "web"}
 # Lowest first. A module's layer is its top-level name under keras_colorize.
 LAYERS = [
     {"__init__", "constants", "artifacts", "cli", "cores", "config", "contract", "io"},
@@ -24,7 +24,7 @@ LAYERS = [
     {"inference"},
     {"training"},
     {"serving"},
-    {"evaluation", "data_prep", "studio"},
+    {"evaluation", "data_prep", "studio", "video"},
 ]
 
 

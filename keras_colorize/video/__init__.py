@@ -1,0 +1,1 @@
+"""Colorizing video without TensorFlow: streaming frames, optical flow, temporal consistency."""
