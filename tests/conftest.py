@@ -19,6 +19,18 @@ def photo_paths():
     return sorted(os.path.join(PHOTOS_DIR, n) for n in os.listdir(PHOTOS_DIR) if n.endswith(".jpg"))
 
 
+# Debian's chromium, headless, as root, on a machine with no route out: the background
+# services that would try the network are off.
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
 def real_browser():
     """(chromium path, playwright's sync_playwright) for a real-browser test; skips without them.
 

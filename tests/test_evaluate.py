@@ -15,17 +15,9 @@ from PIL import Image
 
 from keras_colorize.evaluate import main
 from keras_colorize.evaluation import human_kit, report
-from tests.conftest import photo_paths, real_browser
+from tests.conftest import BROWSER_ARGS, photo_paths, real_browser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _save_model(network, folder, working_size=32):

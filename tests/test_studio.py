@@ -33,19 +33,11 @@ from keras_colorize import artifacts as A
 from keras_colorize.color import np_lab
 from keras_colorize.contract import NotGuidedError
 from keras_colorize.guidance.hints import colour_to_ab
-from tests.conftest import real_browser
+from tests.conftest import BROWSER_ARGS, real_browser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_MODEL = os.path.join(ROOT, A.DEFAULT_MODEL_DIR, A.TFLITE_FILE)
 MODEL_VARIABLE = "KERAS_COLORIZE_STUDIO_MODEL"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_SECONDS = 60  # the model loads and runs once before the URL is printed
 # A function, not an expression: the page's Content-Security-Policy forbids eval'ing strings.
 SETTLED = (

@@ -20,6 +20,7 @@ import zipfile
 import numpy as np
 import pytest
 from conftest import (
+    BROWSER_ARGS,
     ROOT,
     BackgroundCommands,
     command_result,
@@ -31,14 +32,6 @@ from PIL import Image
 from keras_colorize.web import DEFAULT_RUNTIME
 from keras_colorize.web import main as web_main
 
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GRAY = os.path.join(ROOT, "examples", "windmill.jpg")  # 256 x 353: area-averaged to 128
 REFERENCE = os.path.join(
     ROOT, "tests", "data", "photos", "lomiri-wallpapers-16.04__seeding_by_Clements_Engelhardt.jpg"

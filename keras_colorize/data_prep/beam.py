@@ -35,15 +35,12 @@ from keras_colorize.data_prep.build import (
     _manifest,
     _select_top,
     admit,
-    check_output,
-    check_sources,
+    check_inputs,
     plan_shards,
 )
 from keras_colorize.data_prep.figure import FIGURE_FILE, plot_colorfulness
 from keras_colorize.data_prep.prior import ab_grid_histogram
 from keras_colorize.data_prep.process import ProcessedImage, process_bytes
-from keras_colorize.data_prep.scan import scan_sources
-from keras_colorize.io.images import IMAGE_EXTENSIONS
 
 # Beam's DirectRunner first tries Prism, a Go binary it downloads at run time;
 # these names run Beam's in-process FnApiRunner instead, which needs no network.
@@ -231,14 +228,7 @@ def build_dataset_beam(sources, out, options, runner, beam_args=(), overwrite=Fa
     beam = import_beam()
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    options.validate()
-    check_sources(sources)
-    check_output(out, options, overwrite)
-    files, ignored = scan_sources(sources)
-    if not files:
-        raise DataPrepError(
-            f"no image files ({' '.join(IMAGE_EXTENSIONS)}) found in {', '.join(sources)}"
-        )
+    files, ignored = check_inputs(sources, out, options, overwrite)
     tf.io.gfile.makedirs(out)
     staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
     tf.io.gfile.makedirs(staging)

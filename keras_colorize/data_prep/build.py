@@ -373,6 +373,20 @@ def _install(staging, out, manifest):
     tf.io.gfile.rename(manifest_tmp, os.path.join(out, schema.MANIFEST_FILE), overwrite=True)
 
 
+def check_inputs(sources, out, options, overwrite):
+    """Checks the settings, the sources and the output folder; returns scan_sources' (files,
+    ignored). DataPrepError for a bad setting, a missing or empty source or a foreign output."""
+    options.validate()
+    check_sources(sources)
+    check_output(out, options, overwrite)
+    files, ignored = scan_sources(sources)
+    if not files:
+        raise DataPrepError(
+            f"no image files ({' '.join(IMAGE_EXTENSIONS)}) found in {', '.join(sources)}"
+        )
+    return files, ignored
+
+
 def build_dataset(sources, out, options, workers=1, overwrite=False, progress=True, figure=True):
     """Builds (or rebuilds) the dataset in `out` from image folders `sources`.
 
@@ -383,14 +397,7 @@ def build_dataset(sources, out, options, workers=1, overwrite=False, progress=Tr
         DataPrepError: a missing or empty source, or an output folder that
             holds something else.
     """
-    options.validate()
-    check_sources(sources)
-    check_output(out, options, overwrite)
-    files, ignored = scan_sources(sources)
-    if not files:
-        raise DataPrepError(
-            f"no image files ({' '.join(IMAGE_EXTENSIONS)}) found in {', '.join(sources)}"
-        )
+    files, ignored = check_inputs(sources, out, options, overwrite)
     os.makedirs(out, exist_ok=True)
     staging = os.path.join(out, f"{STAGING_PREFIX}{os.getpid()}")
     os.makedirs(staging)
