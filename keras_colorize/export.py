@@ -77,7 +77,7 @@ def main(argv=None):
         working_size = saved_model.resolve_working_size(config, args.working_size)
         version_dir = saved_model.resolve_version_dir(args.out, args.version)
         if args.tflite_variants:
-            tflite.check_size(config.model, args.tflite_size)
+            tflite.check_size(config.model, args.tflite_size or working_size)
             tflite.check_photos(config.data, args.tflite_variants)
         colorizer, config = load_colorizer_from_run(args.run_dir)
         metadata = saved_model.export_saved_model(

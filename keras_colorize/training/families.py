@@ -11,7 +11,6 @@ is the U-Net of keras_colorize.models.backbone_unet, with the family's output
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 
 from keras_colorize import constants as C
@@ -23,6 +22,7 @@ from keras_colorize.models.pix2pix import (
     unet_stride,
 )
 from keras_colorize.models.regression import REGRESSION_STRIDE, build_regression_net
+from keras_colorize.training.precision import float32_policy
 from keras_colorize.training.trainers import (
     ClassificationTrainer,
     GANTrainer,
@@ -161,11 +161,7 @@ def build_float32_trainer(model_config, train_config):
     weights, which are neither part of the colorizer nor of a checkpoint.
     The global policy is restored afterwards.
     """
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
+    with float32_policy():
         uniform_prior = np.ones((C.AB_GRID_SIZE, C.AB_GRID_SIZE))
         # Every weight is set afterwards (from the trained network or a checkpoint).
         return build_trainer(model_config, train_config, uniform_prior, pretrained=False)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)

@@ -5,6 +5,8 @@ faster than float32 where the CPU has native bf16 instructions, while
 mixed_float16 is 8-13x SLOWER on a CPU. So "auto" is float16 only on a GPU.
 """
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -28,6 +30,21 @@ def resolve_precision(requested):
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
     return "mixed_bfloat16" if cpu_supports_bfloat16() else "float32"
+
+
+@contextlib.contextmanager
+def float32_policy():
+    """Builds and loads under the float32 policy, restoring the global one afterwards.
+
+    A colorizer is float32 whatever it was trained in; a .keras file built
+    under a mixed policy, or reloaded under one, would compute in bf16/float16.
+    """
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def set_precision(requested):

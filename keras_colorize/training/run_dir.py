@@ -14,6 +14,7 @@ from keras_colorize.cli import UsageError, error_line
 from keras_colorize.config import load_config
 from keras_colorize.contract import colorizer_problem
 from keras_colorize.training.families import build_float32_trainer
+from keras_colorize.training.precision import float32_policy
 
 
 class RunDirError(UsageError):
@@ -124,7 +125,8 @@ def load_colorizer_from_run(run_dir):
     keras_path = os.path.join(run_dir, A.COLORIZER_FILE)
     if os.path.exists(keras_path):
         try:
-            colorizer = keras.saving.load_model(keras_path, compile=False)
+            with float32_policy():
+                colorizer = keras.saving.load_model(keras_path, compile=False)
         except Exception as error:  # Keras raises many types for a bad file
             raise RunDirError(
                 f"{keras_path} does not load as a Keras model ({error_line(error)})"
