@@ -38,7 +38,7 @@ def test_mean_ci_needs_two_values_for_an_interval():
 @pytest.mark.parametrize(
     "content, expected",
     [
-        ("{", "not JSON"),
+        ("{", "is not valid JSON"),
         (json.dumps({"format": "something else"}), "not a ratings file saved from the human kit"),
         (json.dumps({"format": RATINGS_FORMAT, "ratings": [{"rating": 9}]}), "bad rating entry"),
     ],
@@ -86,4 +86,5 @@ def test_ratings_are_aggregated_without_tensorflow(tmp_path):
         text=True,
     )
     assert failed.returncode == 2 and failed.stdout == ""
-    assert failed.stderr == f"evaluate: error: {bad}: not JSON\n"
+    assert failed.stderr.startswith(f"evaluate: error: ratings file {bad} is not valid JSON (")
+    assert len(failed.stderr.splitlines()) == 1

@@ -109,12 +109,14 @@ class Server:
     def stop(self):
         """Ctrl-C; returns (the SERVE report, stderr)."""
         self.process.send_signal(signal.SIGINT)
-        try:
-            out, err = self.process.communicate(timeout=20)
+        try:  # generous: a loaded CI machine may take a while to unwind
+            out, err = self.process.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
             out, err = self.process.communicate()
-        return json.loads(out.strip().splitlines()[-1]), err
+        lines = out.strip().splitlines()
+        assert lines, f"the studio printed no report after Ctrl-C: {err[-2000:]}"
+        return json.loads(lines[-1]), err
 
 
 @pytest.fixture(scope="module")
