@@ -84,6 +84,10 @@ def photo(tmp_path_factory):
     return str(path)
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Server:
     """A studio process; ``url`` once it listens, ``stop()`` sends Ctrl-C and reads its report."""
 
@@ -94,6 +98,9 @@ class Server:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C as in a terminal: earlier tests in this process (their native
+            # libraries) can leave SIGINT ignored, which a child would inherit.
+            preexec_fn=_default_sigint,
         )
         deadline = time.monotonic() + START_SECONDS
         line = ""
