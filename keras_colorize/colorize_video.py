@@ -19,6 +19,7 @@ from keras_colorize.cli import INTERRUPTED, SOME_FAILED, UsageError, command, re
 from keras_colorize.contract import NOT_GUIDED, NotGuidedError
 from keras_colorize.inference.backends import open_backend
 from keras_colorize.inference.shipped import find_model
+from keras_colorize.inference.user_guidance import read_reference
 from keras_colorize.video.colorizer import (
     AUDIO_NOTES,
     NETWORK_EVERY,
@@ -142,9 +143,6 @@ def _guidance(args, backend, source):
     """(keyframe hints, reference) for the backend; UsageError if they are bad or not taken."""
     if not (args.hints or args.reference):
         return None, None
-    from keras_colorize.guidance import hints as H
-    from keras_colorize.io.images import ImageReadError, read_image
-
     if not backend.guided:
         raise NotGuidedError(f"{args.model or 'this model'} {NOT_GUIDED}")
     keyframe_hints = reference = None
@@ -153,10 +151,7 @@ def _guidance(args, backend, source):
             shape = (reader.info.height, reader.info.width)
         keyframe_hints = read_keyframe_hints(args.hints, shape, args.keyframe)
     if args.reference:
-        try:
-            reference = H.reference_from_photo(read_image(args.reference).rgb)
-        except (ImageReadError, H.HintError) as error:
-            raise UsageError(f"--reference {args.reference}: {error}") from None
+        reference = read_reference(args.reference)
     return keyframe_hints, reference
 
 

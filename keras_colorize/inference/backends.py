@@ -249,15 +249,14 @@ def open_colorizer(path, working_size=None):
         raise ModelLoadError(
             f"{path} does not run at working size {size} ({type(error).__name__})"
         ) from None
-    expected = (1, size, size, 2)
-    if shape != expected and not colorizer_problem([(1, size, size, 1)], shape):
+    problem = colorizer_problem([(1, size, size, 1)], shape)
+    if problem:
+        raise ModelLoadError(f"{path} is not a colorizer: {problem}")
+    if shape != (1, size, size, 2):  # a colorizer, but its output size differs from its input's
         raise ModelLoadError(
             f"{path} gives ab {shape} for L (1, {size}, {size}, 1); use a --working-size "
             "the network keeps (a multiple of its stride)"
         )
-    problem = colorizer_problem([(1, size, size, 1)], shape)
-    if problem:
-        raise ModelLoadError(f"{path} is not a colorizer: {problem}")
     return backend, note
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from keras_colorize import constants as C
 from keras_colorize.color.fullres import lightness, recombine
-from keras_colorize.contract import REFERENCE_BINS
+from keras_colorize.contract import no_reference
 from keras_colorize.guidance.hints import empty_hint_map
 
 HINT_MODES = ("local", "network")  # how hints are applied; the default first (colorize_images)
@@ -59,7 +59,7 @@ def colorize_images(images, backend, hints=None, references=None, hint_mode=HINT
     if hints is not None and any(h is not None for h in hints):
         guidance["hints"] = np.stack([empty_hint_map(size) if h is None else h for h in hints])
     if references is not None and any(r is not None for r in references):
-        none = np.zeros(REFERENCE_BINS, np.float32)
+        none = no_reference(1)[0]
         guidance["reference"] = np.stack([none if r is None else r for r in references])
     ab_small = backend.predict_ab(l_norm, **guidance) * C.AB_SCALE  # (B, S, S, 2) Lab units
     if "hints" in guidance and hint_mode == "local":

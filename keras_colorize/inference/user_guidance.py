@@ -69,11 +69,19 @@ def load_guidance(
             points = H.read_hints(hints, shape)
             hint_map = H.merge_hint_maps(hint_map, H.hint_map(points, shape, size))
     if reference:
-        try:
-            distribution = H.reference_from_photo(read_image(reference).rgb)
-        except (ImageReadError, H.HintError) as error:
-            raise UsageError(f"--reference {reference}: {error}") from None
+        distribution = read_reference(reference)
     return Guidance(hint_map, distribution, hint_mode)
+
+
+def read_reference(path):
+    """--reference PHOTO -> its colour distribution (REFERENCE_BINS,); UsageError if it is
+    unreadable or gray."""
+    from keras_colorize.guidance import hints as H
+
+    try:
+        return H.reference_from_photo(read_image(path).rgb)
+    except (ImageReadError, H.HintError) as error:
+        raise UsageError(f"--reference {path}: {error}") from None
 
 
 def read_rgba(path):

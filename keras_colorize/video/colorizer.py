@@ -9,7 +9,6 @@ flow frames' size (flow.FLOW_SIDE on the long side). Memory is that of a few
 frames, whatever the video's length.
 """
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from keras_colorize.cli import UsageError
 from keras_colorize.color.fullres import lightness, recombine
 from keras_colorize.guidance import hints as H
 from keras_colorize.inference.pipeline import working_lightness
+from keras_colorize.io.json_file import read_json
 from keras_colorize.video.flow import FlowEstimator, Motion, flow_size, is_cut, small_lightness
 from keras_colorize.video.frames import DEFAULT_CODEC, VideoError, VideoReader, VideoSink
 from keras_colorize.video.temporal import TemporalFilter
@@ -37,13 +37,7 @@ def read_keyframe_hints(path, image_shape, keyframe=0):
     The file is the photo format (guidance.hints.parse_hints); each point may
     also say its "frame" (0-based), else it belongs to ``keyframe``.
     """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise H.HintError(f"hints file {path} does not exist") from None
-    except (OSError, ValueError) as error:
-        raise H.HintError(f"hints file {path} is not readable JSON ({error})") from None
+    data = read_json(path, H.HintError, "hints file")
     points = data.get("hints") if isinstance(data, dict) else data
     if not isinstance(points, list):
         raise H.HintError(f'{path}: expected a list of points or {{"hints": [...]}}')
