@@ -168,7 +168,19 @@ def make_guidance(config):
 
 
 def train(config, manifest, prior, run_dir, cpu_replicas=0, verbose=1):
-    """Builds, trains and saves; returns the History-like dict of losses."""
+    """Builds, trains and saves; returns the History-like dict of losses.
+
+    The run's precision policy is global to Keras while it trains; the caller's
+    policy is back afterwards, so what the process builds next is not bf16.
+    """
+    previous = keras.mixed_precision.global_policy()
+    try:
+        return _train(config, manifest, prior, run_dir, cpu_replicas, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _train(config, manifest, prior, run_dir, cpu_replicas, verbose):
     if cpu_replicas > 1:
         split_cpu(cpu_replicas)
     keras.utils.set_random_seed(config.train.seed)
