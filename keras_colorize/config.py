@@ -75,6 +75,9 @@ class TrainConfig:
     # A colorizer.keras of the same network whose weights start this run: fine-tuning
     # the shipped model on your photos, or a GAN phase after a regression run ("NoGAN").
     init_from: str = ""
+    # > 0: validate, keep and save an exponential moving average of the weights
+    # (callbacks.WeightAverage), e.g. 0.999 = roughly the last 1000 steps.
+    ema_momentum: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,8 @@ def validate(config):
         )
     if not 0 <= model.dropout < 1 or not 0 <= train.rebalance_lambda <= 1:
         raise ConfigError("model.dropout must lie in [0, 1) and train.rebalance_lambda in [0, 1]")
+    if not 0 <= train.ema_momentum < 1:
+        raise ConfigError(f"train.ema_momentum must lie in [0, 1), got {train.ema_momentum}")
     return config
 
 

@@ -1,4 +1,5 @@
-"""Callbacks for fit: sample colorizations, NaN advice, checkpoints, backbone freezing."""
+"""Callbacks for fit: sample colorizations, NaN advice, checkpoints, backbone freezing,
+the best epoch, a time budget and a moving average of the weights."""
 
 import os
 import time
@@ -161,3 +162,74 @@ class TimeBudget(keras.callbacks.Callback):
         if time.monotonic() - self.started >= self.seconds:
             self.model.stop_training = True
             print(f"fit: time budget of {self.seconds / 60:g} min used up after epoch {epoch + 1}")
+
+
+class WeightAverage(keras.callbacks.Callback):
+    """An exponential moving average (EMA) of the network's weights, which everything
+    that judges or saves an epoch sees, and which the run ends with.
+
+    After every training batch ``average = d * average + (1 - d) * weights``, with
+    ``d = min(momentum, (1 + t) / (10 + t))`` at step t, so the random or
+    pretrained start is forgotten quickly (as tf.train.ExponentialMovingAverage
+    does). Why: the last weights of an epoch are one noisy point of the
+    optimizer's walk; their average over the last ~1 / (1 - momentum) steps
+    validates better, and at no cost in training speed.
+
+    The average replaces the weights from the start of validation until the
+    next epoch begins, and at the end of training, so put this callback first:
+    validation, KeepBest, the sample grid and checkpoints then see it. The
+    BackupAndRestore backup therefore holds the average too: a resumed run
+    continues from it and starts a new average there. Float weights only
+    (batch-norm statistics included); integer state (seed generators) is left.
+    """
+
+    def __init__(self, momentum):
+        super().__init__()
+        if not 0.0 < momentum < 1.0:
+            raise ValueError(f"the weight average's momentum must lie in (0, 1), not {momentum}")
+        self.momentum = float(momentum)
+        self.weights = self.average = None
+        self.swapped = False
+
+    def on_train_begin(self, logs=None):
+        self.weights = [w for w in self.model.network.weights if "float" in str(w.dtype)]
+        self.average = [tf.Variable(w.value, trainable=False) for w in self.weights]
+        self.steps = tf.Variable(0.0, trainable=False)
+        self.swapped = False
+        momentum = self.momentum
+
+        @tf.function
+        def update():
+            decay = tf.minimum(momentum, (1.0 + self.steps) / (10.0 + self.steps))
+            for average, weight in zip(self.average, self.weights, strict=True):
+                average.assign(decay * average + (1.0 - decay) * tf.cast(weight.value, average.dtype))
+            self.steps.assign_add(1.0)
+
+        @tf.function
+        def swap():
+            for average, weight in zip(self.average, self.weights, strict=True):
+                held = tf.identity(weight.value)
+                weight.assign(average)
+                average.assign(held)
+
+        self._update, self._swap = update, swap
+
+    def _use_average(self, wanted):
+        if self.swapped != wanted:
+            self._swap()
+            self.swapped = wanted
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._use_average(False)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update()
+
+    def on_test_begin(self, logs=None):
+        self._use_average(True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._use_average(True)
+
+    def on_train_end(self, logs=None):
+        self._use_average(True)

@@ -28,6 +28,7 @@ from keras_colorize.training.callbacks import (
     SampleColorizations,
     StopOnNaN,
     TimeBudget,
+    WeightAverage,
 )
 from keras_colorize.training.distribute import custom_fit, is_chief, make_strategy, split_cpu
 from keras_colorize.training.families import build_trainer, family_of, network_stride
@@ -130,7 +131,10 @@ def _callbacks(config, run_dir, samples, validated):
         judged.append(KeepBest(monitor))
     if config.train.time_budget_minutes:
         judged.append(TimeBudget(config.train.time_budget_minutes))
+    # First: every later callback must judge and save the averaged weights.
+    averaged = [WeightAverage(config.train.ema_momentum)] if config.train.ema_momentum else []
     return [
+        *averaged,
         *judged,
         StopOnNaN(advice),
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, A.BACKUP_DIR)),
