@@ -60,7 +60,13 @@ def test_validation_and_the_end_see_the_average_and_training_the_raw_weights():
     y = x[:, :2] * 3.0 + 1.0
     recorder = _Recorder()
     trainer.fit(
-        x, y, batch_size=4, epochs=2, shuffle=False, validation_data=(x, y), verbose=0,
+        x,
+        y,
+        batch_size=4,
+        epochs=2,
+        shuffle=False,
+        validation_data=(x, y),
+        verbose=0,
         callbacks=[WeightAverage(MOMENTUM), recorder],
     )
     steps = len(recorder.after_step)

@@ -202,7 +202,9 @@ class WeightAverage(keras.callbacks.Callback):
         def update():
             decay = tf.minimum(momentum, (1.0 + self.steps) / (10.0 + self.steps))
             for average, weight in zip(self.average, self.weights, strict=True):
-                average.assign(decay * average + (1.0 - decay) * tf.cast(weight.value, average.dtype))
+                average.assign(
+                    decay * average + (1.0 - decay) * tf.cast(weight.value, average.dtype)
+                )
             self.steps.assign_add(1.0)
 
         @tf.function
