@@ -73,6 +73,8 @@ setup(
         "video": ["imageio-ffmpeg>=0.5"],
         "test": [
             "pytest>=8",
+            # The suite runs its modules in two processes (README: pytest -n 2 --dist loadfile).
+            "pytest-xdist>=3.5",
             "scikit-image>=0.24",
             "ruff>=0.6",
             "playwright>=1.40",

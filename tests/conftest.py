@@ -102,8 +102,9 @@ def tiny_run(small_dataset, tmp_path_factory):
 
 
 class BackgroundCommands:
-    """Commands run in background processes while the tests go on (pytest's own process uses
-    about one core, so a command gets the other), e.g. from a module-scoped fixture.
+    """Commands run in background processes while the tests go on, e.g. from a module-scoped
+    fixture: a command fills the time the suite's pytest processes (README: two, ``-n 2``)
+    leave a core idle, and lets a module's own tests run beside its slowest work.
 
     ``start`` returns at once a Future of (exit code, stdout, stderr); up to ``lanes``
     commands run at a time, the others wait their turn in the order they were started.

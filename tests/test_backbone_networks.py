@@ -150,6 +150,9 @@ def test_export_keeps_every_tolerance(small_dataset, tmp_path):
     from keras_colorize.serving import saved_model, tflite
 
     config = _config("regression", **{"data": small_dataset})
+    # An untrained decoder's int8 error depends on its random initialisation: 1.2 to 10.6
+    # levels over 17 of them (one failed CI run), so the test fixes one.
+    keras.utils.set_random_seed(0)
     network = build_trainer(config.model, config.train).network
     version = str(tmp_path / "1")
     saved_model.export_saved_model(network, config, version, SIZE)
