@@ -86,8 +86,16 @@ def check_data(config):
 
 
 def initialise_from(network, path):
-    """Sets ``network``'s weights from the colorizer in ``path`` (same architecture); TrainError if
-    they do not fit. A resumed run then restores its own newer weights over these."""
+    """Sets ``network``'s weights from the colorizer in ``path``; TrainError if they do not fit.
+
+    The same architecture takes every weight. Another head on the same body
+    (a classification U-Net from a regression one: same backbone, width and
+    guidance, "logits" instead of the full-resolution stages) takes, layer by
+    layer and by name, every layer the two share; its own layers keep their
+    initialisation. A shared name of another shape, or nothing shared, is
+    another network. A resumed run then restores its own newer weights over
+    these.
+    """
     # Importing registers the project's custom layers before deserialisation.
     import keras_colorize.color.ab_bins  # noqa: F401
     import keras_colorize.models.layers  # noqa: F401
@@ -96,16 +104,36 @@ def initialise_from(network, path):
         source = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad file
         raise TrainError(f"train.init_from: {path} does not load ({error_line(error)})") from None
+    another = TrainError(
+        f"train.init_from: {path} is another network ({len(source.weights)} weights; this run's "
+        f"{network.name} has {len(network.weights)}): use the same --backbone, --width and "
+        "--guided (and, from scratch encoders, the same --model)"
+    )
     weights = source.get_weights()
-    shapes = [w.shape for w in weights]
-    if shapes != [tuple(w.shape) for w in network.weights]:
-        raise TrainError(
-            f"train.init_from: {path} is another network ({len(shapes)} weights; this run's "
-            f"{network.name} has {len(network.weights)}): use the same --model, --backbone, "
-            "--width and --guided"
-        )
-    network.set_weights(weights)
-    print(f"fit: started from the weights of {path}")
+    if [w.shape for w in weights] == [tuple(w.shape) for w in network.weights]:
+        network.set_weights(weights)
+        print(f"fit: started from the weights of {path}")
+        return
+    by_name = {layer.name: layer for layer in source.layers if layer.weights}
+    shared, new = [], []
+    for layer in network.layers:
+        if not layer.weights:
+            continue
+        match = by_name.get(layer.name)
+        if match is None:
+            new.append(layer.name)
+        elif [tuple(w.shape) for w in match.weights] != [tuple(w.shape) for w in layer.weights]:
+            raise another
+        else:
+            shared.append((layer, match))
+    if not shared:
+        raise another
+    for layer, match in shared:
+        layer.set_weights(match.get_weights())
+    print(
+        f"fit: started from the weights of {path}: {len(shared)} shared layers; "
+        f"new, from their initialisation: {', '.join(new)}"
+    )
 
 
 def steps_per_epoch(config, manifest):
