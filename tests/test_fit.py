@@ -263,3 +263,29 @@ def test_init_from_starts_a_run_from_another_colorizers_weights(tmp_path):
     other = build_network(make_config("gan", "tiny").model)
     with pytest.raises(TrainError, match="is another network"):
         initialise_from(other, path)
+
+
+def test_init_from_gives_a_new_head_the_body_of_another_colorizer(tmp_path):
+    """A classification U-Net from a regression one: the shared layers copied, logits untouched."""
+    from keras_colorize.models.backbone_unet import build_backbone_unet
+    from keras_colorize.training.train import TrainError, initialise_from
+
+    def unet(output, width=8):
+        return build_backbone_unet(width=width, output=output, pretrained=False)
+
+    source = unet("ab")
+    path = str(tmp_path / "regression.keras")
+    source.save(path)
+    keras.utils.set_random_seed(7)
+    target = unet("bins")
+    logits_before = [w.copy() for w in target.get_layer("logits").get_weights()]
+    initialise_from(target, path)
+    for name in ("backbone", "bottleneck_conv", "dec_stride4_b_conv"):
+        for expected, got in zip(
+            source.get_layer(name).get_weights(), target.get_layer(name).get_weights(), strict=True
+        ):
+            np.testing.assert_array_equal(got, expected)
+    for before, after in zip(logits_before, target.get_layer("logits").get_weights(), strict=True):
+        np.testing.assert_array_equal(after, before)
+    with pytest.raises(TrainError, match="is another network"):
+        initialise_from(unet("bins", width=16), path)  # the same names, other shapes
