@@ -85,6 +85,11 @@ def check_data(config):
     return manifest, prior
 
 
+def _shapes(weights):
+    """The shapes of a list of weights (arrays or variables), as tuples."""
+    return [tuple(w.shape) for w in weights]
+
+
 def initialise_from(network, path):
     """Sets ``network``'s weights from the colorizer in ``path``; TrainError if they do not fit.
 
@@ -110,7 +115,7 @@ def initialise_from(network, path):
         "--guided (and, from scratch encoders, the same --model)"
     )
     weights = source.get_weights()
-    if [w.shape for w in weights] == [tuple(w.shape) for w in network.weights]:
+    if _shapes(weights) == _shapes(network.weights):
         network.set_weights(weights)
         print(f"fit: started from the weights of {path}")
         return
@@ -122,7 +127,7 @@ def initialise_from(network, path):
         match = by_name.get(layer.name)
         if match is None:
             new.append(layer.name)
-        elif [tuple(w.shape) for w in match.weights] != [tuple(w.shape) for w in layer.weights]:
+        elif _shapes(match.weights) != _shapes(layer.weights):
             raise another
         else:
             shared.append((layer, match))
