@@ -34,6 +34,7 @@ class ModelConfig:
     disc_width: int = 64  # gan: PatchGAN base channels
     disc_layers: int = 3  # gan: PatchGAN depth (70x70 receptive field)
     temperature: float = C.ANNEALED_MEAN_T  # classification: annealed-mean T
+    chroma_gain: float = 1.0  # classification: factor on the decoded ab (decoding only)
     backbone: str = "scratch"  # one of BACKBONES
     pretrained: bool = True  # a named backbone starts from its ImageNet weights
     guided: bool = False  # also takes colour hints and a reference distribution
@@ -277,8 +278,10 @@ def validate(config):
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key} must be positive, got {value}")
-    if train.learning_rate <= 0 or model.temperature <= 0:
-        raise ConfigError("train.learning_rate and model.temperature must be positive")
+    if train.learning_rate <= 0 or model.temperature <= 0 or model.chroma_gain <= 0:
+        raise ConfigError(
+            "train.learning_rate, model.temperature and model.chroma_gain must be positive"
+        )
     # A negative steps_per_epoch would make Keras train one endless epoch.
     not_negative = {
         "train.steps_per_epoch": train.steps_per_epoch,

@@ -138,6 +138,7 @@ def test_different_config_in_run_dir_is_refused(small_dataset, tiny_run, tmp_pat
         (["--set", "train.steps_per_epoch=-1"], "train.steps_per_epoch must not be negative"),
         (["--set", "train.validation_batches=-1"], "must not be negative"),
         (["--set", "train.sample_images=0"], "train.sample_images must be positive"),
+        (["--set", "model.chroma_gain=0"], "model.chroma_gain must be positive"),
         (["--width", "6"], "multiple of 4"),
         (["--model", "gan", "--set", "model.num_downs=0"], "num_downs must be at least 2"),
     ],

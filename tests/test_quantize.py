@@ -289,6 +289,31 @@ def test_annealed_mean_decode_layer_round_trip(tmp_path):
     assert model.predict(x, verbose=0).shape == (2, 4, 4, 2)
 
 
+def test_annealed_mean_decode_chroma_gain_scales_the_decoded_ab_and_round_trips(tmp_path):
+    q = len(ab_bins.in_gamut_bins())
+    logits = np.random.default_rng(10).normal(size=(1, 3, 4, q)).astype(np.float32)
+    inputs = keras.Input((3, 4, q))
+    model = keras.Model(inputs, ab_bins.AnnealedMeanDecode(0.38, chroma_gain=1.1)(inputs))
+    np.testing.assert_allclose(
+        model.predict(logits, verbose=0),
+        1.1 * ab_bins.annealed_mean(logits, temperature=0.38).numpy(),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    path = tmp_path / "gain.keras"
+    model.save(path)
+    assert keras.saving.load_model(path).layers[-1].chroma_gain == pytest.approx(1.1)
+
+
+def test_annealed_mean_decode_without_a_saved_gain_decodes_as_before():
+    # Models saved before chroma_gain existed carry no such key in their config.
+    config = ab_bins.AnnealedMeanDecode(0.5).get_config()
+    del config["chroma_gain"]
+    assert ab_bins.AnnealedMeanDecode.from_config(config).chroma_gain == 1.0
+    with pytest.raises(ValueError, match="chroma_gain"):
+        ab_bins.AnnealedMeanDecode(chroma_gain=0.0)
+
+
 def test_annealed_mean_decode_layer_is_float32_under_mixed_precision():
     q = len(ab_bins.in_gamut_bins())
     try:

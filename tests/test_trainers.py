@@ -70,6 +70,18 @@ def test_classification_colorizer_is_full_resolution_and_saves(tmp_path):
     assert loaded.get_layer("annealed_mean").temperature == pytest.approx(C.ANNEALED_MEAN_T)
 
 
+def test_classification_chroma_gain_from_the_config_scales_the_colorizer_only():
+    """model.chroma_gain multiplies the decoded colour; the network (and its loss) is unchanged."""
+    plain = _trainer("classification")
+    gained = _trainer("classification", **{"model.chroma_gain": 1.25})
+    gained.network.set_weights(plain.network.get_weights())
+    l_norm = np.random.default_rng(1).uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        gained.colorizer(l_norm).numpy(), 1.25 * plain.colorizer(l_norm).numpy(), atol=1e-5
+    )
+    assert gained.colorizer.get_layer("annealed_mean").chroma_gain == 1.25
+
+
 def test_classification_learns_a_constant_colour():
     """A few steps on one colour move the decoded prediction towards it: the loss is wired right."""
     trainer = _trainer("classification", **{"train.learning_rate": 3e-3})

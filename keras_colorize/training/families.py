@@ -69,7 +69,11 @@ def _classification_trainer(network, model_config, train_config, prior_grid):
         raise ValueError("the classification family needs the training ab prior")
     weights = class_weights_from_prior(prior_grid, train_config.rebalance_lambda)
     return ClassificationTrainer(
-        network, weights, model_config.temperature, name="classification_trainer"
+        network,
+        weights,
+        model_config.temperature,
+        chroma_gain=model_config.chroma_gain,
+        name="classification_trainer",
     )
 
 
@@ -91,7 +95,7 @@ FAMILIES = {
         build_network=lambda m: build_classification_net(m.width, guided=m.guided),
         stride=lambda m: CLASSIFICATION_STRIDE,
         build_trainer=_classification_trainer,
-        config_fields=("width", "temperature"),
+        config_fields=("width", "temperature", "chroma_gain"),
         backbone_output="bins",
         needs_prior=True,
         temperature=True,

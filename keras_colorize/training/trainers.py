@@ -198,7 +198,9 @@ class ClassificationTrainer(ColorizationTrainer):
     colour information and are masked out.
     """
 
-    def __init__(self, network, class_weights, temperature=C.ANNEALED_MEAN_T, **kwargs):
+    def __init__(
+        self, network, class_weights, temperature=C.ANNEALED_MEAN_T, chroma_gain=1.0, **kwargs
+    ):
         super().__init__(network, **kwargs)
         self.bins = ab_bins.in_gamut_bins()
         self.class_weights = np.asarray(class_weights, dtype=np.float32)
@@ -207,6 +209,7 @@ class ClassificationTrainer(ColorizationTrainer):
                 f"class_weights must have shape ({len(self.bins)},), got {self.class_weights.shape}"
             )
         self.temperature = temperature
+        self.chroma_gain = chroma_gain  # decoding only: the loss is on the logits
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.colourful_tracker = keras.metrics.Mean(name="colourful_fraction")
         # Built here: Keras forbids adding sub-models to a trainer once it is built.
@@ -254,7 +257,9 @@ class ClassificationTrainer(ColorizationTrainer):
         inputs = [keras.Input(t.shape[1:], name=t.name.split(":")[0]) for t in self.network.inputs]
         inputs = inputs if len(inputs) > 1 else inputs[0]
         logits = self.network(inputs)  # (B, H/4, W/4, Q)
-        ab = ab_bins.AnnealedMeanDecode(self.temperature, name="annealed_mean")(logits)
+        ab = ab_bins.AnnealedMeanDecode(
+            self.temperature, self.chroma_gain, name="annealed_mean"
+        )(logits)
         ab_norm = keras.layers.Rescaling(1.0 / C.AB_SCALE, dtype="float32", name="ab_norm")(ab)
         full = BilinearUpsample(CLASSIFICATION_OUTPUT_STRIDE, dtype="float32", name="upsample")(
             ab_norm
