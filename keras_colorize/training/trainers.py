@@ -257,9 +257,10 @@ class ClassificationTrainer(ColorizationTrainer):
         inputs = [keras.Input(t.shape[1:], name=t.name.split(":")[0]) for t in self.network.inputs]
         inputs = inputs if len(inputs) > 1 else inputs[0]
         logits = self.network(inputs)  # (B, H/4, W/4, Q)
-        ab = ab_bins.AnnealedMeanDecode(
+        decode = ab_bins.AnnealedMeanDecode(
             self.temperature, self.chroma_gain, name="annealed_mean"
-        )(logits)
+        )
+        ab = decode(logits)
         ab_norm = keras.layers.Rescaling(1.0 / C.AB_SCALE, dtype="float32", name="ab_norm")(ab)
         full = BilinearUpsample(CLASSIFICATION_OUTPUT_STRIDE, dtype="float32", name="upsample")(
             ab_norm
