@@ -220,6 +220,7 @@ def test_l_to_ab_and_metadata_serve_the_inference_runtime(runs, exported, family
         "working_size": 32,
         "family": family,
         "temperature": _temperature(family),
+        "chroma_gain": 1.0 if family == "classification" else None,
         "stride": 8,
         "format_version": 1,
         "guided": False,
@@ -299,7 +300,7 @@ def test_gan_generator_exports_through_the_python_api(tmp_path):
     generator = build_trainer(config.model, config.train).inference_model()
     version_dir = str(tmp_path / "colorizer" / "1")
     metadata = saved_model.export_saved_model(generator, config, version_dir, 32)
-    assert metadata["stride"] == 32 and metadata["temperature"] is None
+    assert metadata["stride"] == 32 and metadata["temperature"] is metadata["chroma_gain"] is None
     with pytest.raises(saved_model.ExportError, match="never overwritten"):
         saved_model.export_saved_model(generator, config, version_dir, 32)
     signatures = tf.saved_model.load(version_dir).signatures

@@ -3,7 +3,8 @@
 ``export_saved_model`` writes ``MODEL/<N>/`` (N: an integer version; an
 existing version is never overwritten), the layout TF Serving watches:
 ``saved_model.pb``, ``variables/`` and ``assets.extra/keras_colorize.json``
-({"working_size", "family", "temperature", "stride", "format_version"}).
+({"working_size", "family", "temperature", "chroma_gain", "stride", "guided",
+"format_version"}).
 
 Everything runs in the graph, so a client sends pixels or image files and gets
 a colour image back. Signatures:
@@ -126,6 +127,12 @@ def set_temperature(colorizer, temperature):
         if temperature is not None:
             decoder.temperature = float(temperature)
     return decoders[0].temperature
+
+
+def chroma_gain(colorizer):
+    """The factor on a classification colorizer's annealed-mean ab; None without that decoding."""
+    decoders = [layer for layer in colorizer.layers if isinstance(layer, AnnealedMeanDecode)]
+    return decoders[0].chroma_gain if decoders else None
 
 
 def _to_rgb(images):
@@ -255,6 +262,7 @@ def export_saved_model(colorizer, config, version_dir, working_size, temperature
         "working_size": working_size,
         "family": config.model.family,
         "temperature": used_temperature,
+        "chroma_gain": chroma_gain(colorizer),
         "stride": network_stride(config.model),
         "guided": is_guided(colorizer),
         "format_version": FORMAT_VERSION,
