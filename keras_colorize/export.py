@@ -90,10 +90,11 @@ def main(argv=None):
         save_colorizer_tflite(colorizer, config.train.image_size, run_tflite)
         print(f"export: wrote {run_tflite} (colorize runs it without TensorFlow)")
     deviation = saved_model.parity_error(colorizer, version_dir, working_size)
-    temperature = metadata["temperature"]
+    temperature, gain = metadata["temperature"], metadata["chroma_gain"]
     print(
         f"export: wrote {version_dir} ({config.model.family}, working size {working_size}"
         + (f", temperature {temperature:g}" if temperature is not None else "")
+        + (f", ab gain {gain:g}" if gain not in (None, 1.0) else "")
         + f"); l_to_ab parity max |delta ab_norm| {deviation:.2g}"
     )
     if not deviation <= saved_model.PARITY_TOLERANCE:
