@@ -164,8 +164,8 @@ def test_colorize_command_applies_a_point_locally_unless_told_otherwise(tmp_path
     assert local[1] < local[0] / 3, local
     # Each mode is colorize_images' own: local by default, the network's with the flag.
     backend = TFLiteBackend(shipped_model())
+    guidance = load_guidance(backend, "shipped", [str(source)], hints=str(hints))
     for mode in HINT_MODES:
-        guidance = load_guidance(backend, "shipped", [str(source)], hints=str(hints))
         expected = colorize_images(
             [np.asarray(photo)], backend, hints=[guidance.hints], hint_mode=mode
         )[0]
