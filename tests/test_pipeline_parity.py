@@ -18,7 +18,7 @@ from PIL import Image
 
 from keras_colorize import artifacts as A
 from keras_colorize import constants as C
-from keras_colorize.color import np_lab, tf_lab
+from keras_colorize.color import np_lab
 from keras_colorize.config import load_config
 from keras_colorize.inference.backends import KerasBackend, TFLiteBackend
 from keras_colorize.inference.pipeline import colorize_images, working_lightness
@@ -53,23 +53,17 @@ def shipped():
 class KerasBehindRGBContract(KerasBackend):
     """The .keras model seen through the ``rgb_uint8`` contract's 8-bit ends.
 
-    TFLiteBackend hands an RGB file the uint8 gray of the working L and reads ab
-    back from its uint8 output; this does the same around the Keras model, so
-    what remains between the two is the conversion alone.
+    As TFLiteBackend does for an RGB file: the uint8 gray of the working L goes
+    through ``tflite.colorize_fixed`` (the RGB files' own graph, here with the
+    Keras model, without guidance as those files have none) and ab is read back
+    from its uint8 output, so what remains between the two is the conversion alone.
     """
 
     def _predict(self, l_norm, hints=None, reference=None):
         results = []
-        for index, one in enumerate(l_norm):  # (S, S, 1)
+        for one in l_norm:  # (S, S, 1)
             gray = np_lab.gray_rgb_uint8((one + 1.0) * C.L_HALF)  # (S, S, 3) uint8
-            lab = np_lab.rgb_uint8_to_lab(gray)  # (S, S, 3), a = b = 0
-            l_gray = (lab[..., :1] / C.L_HALF - 1.0).astype(np.float32)
-            guidance = (
-                () if hints is None else (hints[index : index + 1], reference[index : index + 1])
-            )
-            ab_norm = super()._predict(l_gray[None], *guidance)[0]
-            lab[..., 1:] = ab_norm * C.AB_SCALE
-            rgb = tf_lab.lab_to_rgb_uint8(tf.constant(lab[None], tf.float32)).numpy()[0]
+            rgb = tflite.colorize_fixed(self.model, tf.constant(gray[None])).numpy()[0]
             results.append(np_lab.rgb_uint8_to_lab(rgb)[..., 1:] / C.AB_SCALE)
         return np.stack(results).astype(np.float32)
 

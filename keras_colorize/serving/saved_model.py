@@ -118,7 +118,7 @@ def set_temperature(colorizer, temperature):
     Returns None for a colorizer without annealed-mean decoding. Takes effect at
     the next trace, so call it before exporting.
     """
-    decoders = [layer for layer in colorizer.layers if isinstance(layer, AnnealedMeanDecode)]
+    decoders = _annealed_mean_decoders(colorizer)
     if not decoders:
         if temperature is not None:
             raise ExportError("this colorizer has no annealed-mean decoding to set a temperature")
@@ -131,8 +131,12 @@ def set_temperature(colorizer, temperature):
 
 def chroma_gain(colorizer):
     """The factor on a classification colorizer's annealed-mean ab; None without that decoding."""
-    decoders = [layer for layer in colorizer.layers if isinstance(layer, AnnealedMeanDecode)]
+    decoders = _annealed_mean_decoders(colorizer)
     return decoders[0].chroma_gain if decoders else None
+
+
+def _annealed_mean_decoders(colorizer):
+    return [layer for layer in colorizer.layers if isinstance(layer, AnnealedMeanDecode)]
 
 
 def _to_rgb(images):
